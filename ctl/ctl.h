@@ -1,0 +1,24 @@
+/*
+ * ctl: memctl's subcommands. Each takes the loaded configuration and its own
+ * argv (argv[0] is the subcommand name) and returns the process exit code.
+ */
+#ifndef MW_CTL_H
+#define MW_CTL_H
+
+#include <libpq-fe.h>
+
+struct cfg;
+
+struct ctl_cmd {
+	const char *name;
+	int (*run)(const struct cfg *cfg, int argc, char **argv);
+	const char *help;
+};
+
+int ctl_migrate(const struct cfg *cfg, int argc, char **argv);
+int ctl_config(const struct cfg *cfg, int argc, char **argv);
+
+/* A blocking connection to the configured PostgreSQL, or NULL with a line on stderr. */
+PGconn *ctl_pg_connect(const struct cfg *cfg);
+
+#endif

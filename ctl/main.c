@@ -1,0 +1,61 @@
+/*
+ * memctl: the operator's command line. Each subcommand lives in its own
+ * cmd_*.c; this file loads the configuration and dispatches. Runs blocking
+ * clients (no event loop) since it serves one operator at a time.
+ */
+#include "ctl.h"
+
+#include "cfg.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct ctl_cmd commands[] = {
+	{ "migrate", ctl_migrate, "apply pending schema migrations (idempotent)" },
+	{ "config", ctl_config, "print the effective configuration, secrets masked" },
+};
+
+static void usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: memctl [--env-file FILE] [--NAME VALUE ...] COMMAND [ARGS]\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(out, "\nEvery variable (memctl config lists them) is also a flag: MEM0_BATCH_MAX -> --batch-max,\n"
+		     "REDIS_URL -> --redis-url; or --set NAME=VALUE.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct cfg cfg;
+	size_t i;
+	int rc = 2;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+			  strcmp(argv[1], "help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (cfg_load(&cfg, &argc, argv, NULL, stderr) < 0) {
+		cfg_free(&cfg);
+		return 2;
+	}
+	log_setup((enum log_level)cfg.log_level, (enum log_format)cfg.log_format, "memctl");
+	if (argc < 2) {
+		usage(stderr);
+		goto out;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			rc = commands[i].run(&cfg, argc - 1, argv + 1);
+			goto out;
+		}
+	}
+	fprintf(stderr, "memctl: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+out:
+	cfg_free(&cfg);
+	return rc;
+}

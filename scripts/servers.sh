@@ -1,0 +1,75 @@
+# servers.sh: start and stop a throwaway PostgreSQL and redis-server on free
+# loopback ports, under a folder of the caller's. Sourced by test.sh and run.sh.
+# servers_start DIR sets PG_PORT and REDIS_PORT; servers_stop DIR stops both.
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+# A port nothing listens on now (bash's /dev/tcp connects or fails at once).
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			printf '%s\n' "$p"
+			return 0
+		fi
+	done
+	echo "no free port found" >&2
+	return 1
+}
+
+# PostgreSQL refuses to run as root: its data and socket folders belong to
+# the postgres user, and initdb/pg_ctl run as that user.
+as_postgres() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_start() {
+	local dir=$1 port=$2
+	mkdir -p "$dir/sock"
+	[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir" "$dir/sock"
+	if [ ! -f "$dir/pg/PG_VERSION" ]; then
+		as_postgres "$PG_BIN/initdb" -D "$dir/pg" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+			{ cat "$dir/initdb.log" >&2; return 1; }
+	fi
+	as_postgres "$PG_BIN/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -t 60 \
+		-o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+		start >/dev/null || { cat "$dir/pg.log" >&2; return 1; }
+}
+
+redis_start() {
+	local dir=$1 port=$2
+	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+		--dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
+	for _ in $(seq 1 100); do
+		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	cat "$dir/redis.log" >&2
+	return 1
+}
+
+servers_start() {
+	local dir=$1
+	[ "$(id -u)" -eq 0 ] && chmod 755 "$dir"
+	PG_PORT=${PG_PORT:-$(free_port)}
+	REDIS_PORT=${REDIS_PORT:-$(free_port)}
+	pg_start "$dir" "$PG_PORT"
+	redis_start "$dir" "$REDIS_PORT"
+	echo "$PG_PORT" >"$dir/pg.port"
+	echo "$REDIS_PORT" >"$dir/redis.port"
+}
+
+servers_stop() {
+	local dir=$1
+	if [ -f "$dir/redis.port" ]; then
+		redis-cli -p "$(cat "$dir/redis.port")" shutdown nosave >/dev/null 2>&1 || true
+	fi
+	if [ -f "$dir/pg/postmaster.pid" ]; then
+		as_postgres "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite, as CI runs it (.ci/run calls only this).
+#
+# Installs what is missing (scripts/setup.sh), builds with ASan+UBSan and
+# -Werror, starts a throwaway PostgreSQL and redis-server on free loopback
+# ports, runs ctest (every Criterion binary) and the Node client's tests
+# against them, and stops both servers on exit, failure or Ctrl-C.
+# Exit status: the tests' status.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${MW_TEST_BUILD:-$ROOT/build/test}
+SANITIZE=${MW_TEST_SANITIZE:-ON}
+PG_BIN=/usr/lib/postgresql/15/bin
+
+log() { printf 'test.sh: %s\n' "$*" >&2; }
+
+bash "$ROOT/scripts/setup.sh"
+
+log "building in $BUILD (sanitizers $SANITIZE)"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DMW_SANITIZE="$SANITIZE" -DMW_WERROR=ON >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" 2>&1 | grep -v '^\[' || true
+# grep ate the build's status: ask again so a failed build stops here.
+cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+
+# shellcheck source=scripts/servers.sh
+. "$ROOT/scripts/servers.sh"
+TMP=$(mktemp -d /tmp/memworker-test.XXXXXX)
+cleanup() {
+	local rc=$?
+	servers_stop "$TMP"
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+servers_start "$TMP"
+export MW_TEST_PG_HOST=127.0.0.1 MW_TEST_PG_PORT="$PG_PORT" MW_TEST_PG_USER=postgres
+export MW_TEST_REDIS_PORT="$REDIS_PORT" MW_TEST_TMP="$TMP" MW_TEST_PG_BIN="$PG_BIN"
+export MW_TEST_PG_DATA="$TMP/pg" MW_TEST_PG_SOCKDIR="$TMP/sock"
+# Sanitizer reports fail the test that triggered them.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+log "PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT"
+status=0
+(cd "$BUILD" && ctest --output-on-failure -j2 "$@") || status=$?
+
+if [ -f "$ROOT/clients/node/package.json" ] && [ "$status" -eq 0 ]; then
+	log "Node client tests"
+	(cd "$ROOT/clients/node" && npm ci --no-audit --no-fund --silent && MW_TEST_BIN="$BUILD" npm test) || status=$?
+fi
+exit "$status"

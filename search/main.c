@@ -1,0 +1,23 @@
+/*
+ * memsearch: the read-path daemon (work in progress: issue 4).
+ */
+#include "cfg.h"
+#include "log.h"
+
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+	struct cfg cfg;
+	int rc;
+
+	if (cfg_load(&cfg, &argc, argv, NULL, stderr) < 0 || cfg_check_models(&cfg, stderr) < 0) {
+		cfg_free(&cfg);
+		return 2;
+	}
+	log_setup((enum log_level)cfg.log_level, (enum log_format)cfg.log_format, "memsearch");
+	log_error("the read path is not built yet");
+	rc = 1;
+	cfg_free(&cfg);
+	return rc;
+}
