@@ -1,0 +1,436 @@
+/*
+ * pgconn: see pgconn.h. States: CONNECTING (PQconnectPoll driven by socket
+ * events; the socket may change between polls) -> READY (pipeline mode, a
+ * persistent read event, a write event armed only while PQflush() == 1) ->
+ * BROKEN (jobs failed, reconnect timer armed).
+ */
+#include "pgconn.h"
+
+#include "log.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 5000
+
+enum pgconn_state { PGC_BROKEN = 0, PGC_CONNECTING, PGC_READY };
+
+struct pg_job {
+	struct pg_job *next;
+	pgconn_cb cb;
+	void *arg;
+	int n;
+	int got;			/* results collected so far */
+	PGresult **results;
+	bool failed;
+	char errstr[512];
+	char sqlstate[6];
+	bool internal;			/* our own ROLLBACK after a failed transaction */
+};
+
+struct pgconn {
+	struct event_base *base;
+	char *conninfo;
+	char name[32];
+	pgconn_state_cb state_cb;
+	void *state_arg;
+
+	PGconn *conn;
+	enum pgconn_state state;
+	struct event *rd, *wr, *retry;
+	int backoff_ms;
+	int sock;
+	PostgresPollingStatusType poll;
+
+	struct pg_job *head, *tail;	/* in flight, in send order */
+	int inflight;
+	bool closing;
+};
+
+static void start_connect(struct pgconn *c);
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+static void oneline(char *s)
+{
+	size_t n;
+
+	s[strcspn(s, "\n")] = '\0';
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+}
+
+static void set_state(struct pgconn *c, enum pgconn_state st)
+{
+	bool was = c->state == PGC_READY, now = st == PGC_READY;
+
+	c->state = st;
+	if (was != now && c->state_cb && !c->closing)
+		c->state_cb(c->state_arg, now);
+}
+
+static void job_free(struct pg_job *j)
+{
+	int i;
+
+	for (i = 0; i < j->n; i++)
+		PQclear(j->results[i]);
+	free(j->results);
+	free(j);
+}
+
+static void job_finish(struct pgconn *c, struct pg_job *j)
+{
+	if (!j->internal) {
+		j->cb(j->arg, !j->failed, j->results, j->n, j->failed ? j->errstr : NULL, j->sqlstate);
+	} else if (j->failed) {
+		log_warn("pg %s: rollback after a failed job failed: %s", c->name, j->errstr);
+	}
+	job_free(j);
+}
+
+/* Fails every in-flight job; used when the connection breaks or closes. */
+static void fail_all(struct pgconn *c, const char *why)
+{
+	while (c->head) {
+		struct pg_job *j = c->head;
+
+		c->head = j->next;
+		if (!j->failed) {
+			j->failed = true;
+			snprintf(j->errstr, sizeof(j->errstr), "%s", why);
+			j->sqlstate[0] = '\0';
+		}
+		c->inflight--;
+		job_finish(c, j);
+	}
+	c->tail = NULL;
+}
+
+static void drop_conn(struct pgconn *c)
+{
+	if (c->rd) {
+		event_free(c->rd);
+		c->rd = NULL;
+	}
+	if (c->wr) {
+		event_free(c->wr);
+		c->wr = NULL;
+	}
+	if (c->conn) {
+		PQfinish(c->conn);
+		c->conn = NULL;
+	}
+	c->sock = -1;
+}
+
+static void schedule_reconnect(struct pgconn *c)
+{
+	struct timeval tv;
+	int ms = c->backoff_ms ? c->backoff_ms : RECONNECT_MIN_MS;
+
+	if (c->closing)
+		return;
+	ms = ms * 3 / 4 + rand() % (ms / 4 + 1);
+	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : RECONNECT_MIN_MS * 2;
+	if (c->backoff_ms > RECONNECT_MAX_MS)
+		c->backoff_ms = RECONNECT_MAX_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->retry, &tv);
+}
+
+static void broken(struct pgconn *c, const char *why)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "PostgreSQL connection lost: %s", why);
+	oneline(msg);
+	if (c->state == PGC_READY)
+		log_warn("pg %s: %s", c->name, msg);
+	drop_conn(c);
+	set_state(c, PGC_BROKEN);
+	fail_all(c, msg);
+	schedule_reconnect(c);
+}
+
+/* (Re)arms the socket events for the current socket. */
+static void watch(struct pgconn *c, bool want_read, bool want_write)
+{
+	int sock = PQsocket(c->conn);
+
+	if (sock != c->sock) {
+		if (c->rd)
+			event_free(c->rd);
+		if (c->wr)
+			event_free(c->wr);
+		c->rd = event_new(c->base, sock, EV_READ | EV_PERSIST, on_io, c);
+		c->wr = event_new(c->base, sock, EV_WRITE, on_io, c);
+		c->sock = sock;
+	}
+	if (want_read)
+		event_add(c->rd, NULL);
+	else
+		event_del(c->rd);
+	if (want_write)
+		event_add(c->wr, NULL);
+	else
+		event_del(c->wr);
+}
+
+static void flush(struct pgconn *c)
+{
+	int rc = PQflush(c->conn);
+
+	if (rc < 0) {
+		broken(c, PQerrorMessage(c->conn));
+		return;
+	}
+	watch(c, true, rc == 1);
+}
+
+static void record_error(struct pg_job *j, const PGresult *r, PGconn *conn)
+{
+	const char *st, *msg;
+
+	if (j->failed)
+		return;
+	j->failed = true;
+	st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	msg = r ? PQresultErrorMessage(r) : NULL;
+	if (!msg || !msg[0])
+		msg = PQerrorMessage(conn);
+	snprintf(j->errstr, sizeof(j->errstr), "%s", msg);
+	oneline(j->errstr);
+	snprintf(j->sqlstate, sizeof(j->sqlstate), "%s", st ? st : "");
+}
+
+static void submit_rollback(struct pgconn *c);
+
+/* Reads every result that is ready and completes jobs at their sync. */
+static void read_results(struct pgconn *c)
+{
+	if (!PQconsumeInput(c->conn)) {
+		broken(c, PQerrorMessage(c->conn));
+		return;
+	}
+	while (c->head && !PQisBusy(c->conn)) {
+		struct pg_job *j = c->head;
+		PGresult *r = PQgetResult(c->conn);
+		ExecStatusType st;
+
+		if (!r)
+			continue;	/* end of one statement's results */
+		st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			c->head = j->next;
+			if (!c->head)
+				c->tail = NULL;
+			c->inflight--;
+			job_finish(c, j);
+			if (!c->conn)
+				return;	/* the callback closed us */
+			if (PQtransactionStatus(c->conn) == PQTRANS_INERROR)
+				submit_rollback(c);
+			continue;
+		}
+		if (j->got < j->n) {
+			j->results[j->got++] = r;
+		} else {
+			PQclear(r);
+			continue;
+		}
+		if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED || st == PGRES_BAD_RESPONSE)
+			record_error(j, r, c->conn);
+	}
+	if (PQstatus(c->conn) == CONNECTION_BAD)
+		broken(c, PQerrorMessage(c->conn));
+}
+
+static void connected(struct pgconn *c)
+{
+	if (PQsetnonblocking(c->conn, 1) != 0 || PQenterPipelineMode(c->conn) != 1) {
+		broken(c, PQerrorMessage(c->conn));
+		return;
+	}
+	if (c->backoff_ms)
+		log_info("pg %s: connected", c->name);
+	c->backoff_ms = 0;
+	watch(c, true, false);
+	set_state(c, PGC_READY);
+}
+
+static void poll_connect(struct pgconn *c)
+{
+	c->poll = PQconnectPoll(c->conn);
+	switch (c->poll) {
+	case PGRES_POLLING_READING:
+		watch(c, true, false);
+		break;
+	case PGRES_POLLING_WRITING:
+		watch(c, false, true);
+		break;
+	case PGRES_POLLING_OK:
+		connected(c);
+		break;
+	case PGRES_POLLING_FAILED:
+	default: {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c->conn));
+		oneline(msg);
+		log_warn("pg %s: connect failed: %s", c->name, msg);
+		drop_conn(c);
+		set_state(c, PGC_BROKEN);
+		schedule_reconnect(c);
+		break;
+	}
+	}
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgconn *c = arg;
+
+	(void)fd;
+	if (!c->conn)
+		return;
+	if (c->state == PGC_CONNECTING) {
+		poll_connect(c);
+		return;
+	}
+	if (what & EV_WRITE) {
+		flush(c);
+		if (!c->conn)
+			return;
+	}
+	if (what & EV_READ)
+		read_results(c);
+}
+
+static void start_connect(struct pgconn *c)
+{
+	c->conn = PQconnectStart(c->conninfo);
+	if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", c->conn ? PQerrorMessage(c->conn) : "out of memory");
+		oneline(msg);
+		log_warn("pg %s: cannot start connecting: %s", c->name, msg);
+		drop_conn(c);
+		schedule_reconnect(c);
+		return;
+	}
+	c->sock = -1;
+	c->state = PGC_CONNECTING;
+	poll_connect(c);
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	start_connect(arg);
+}
+
+struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const char *name, pgconn_state_cb cb,
+			  void *arg)
+{
+	struct pgconn *c = mw_calloc(1, sizeof(*c));
+
+	c->base = base;
+	c->conninfo = mw_strdup(conninfo);
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->state_cb = cb;
+	c->state_arg = arg;
+	c->sock = -1;
+	c->retry = evtimer_new(base, retry_cb, c);
+	start_connect(c);
+	return c;
+}
+
+static int send_job(struct pgconn *c, struct pg_job *j, const struct pg_stmt *stmts, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		const struct pg_stmt *s = &stmts[i];
+		if (!PQsendQueryParams(c->conn, s->sql, s->nparams, NULL, s->values, s->lengths, s->formats, 0))
+			return -1;
+	}
+	if (!PQpipelineSync(c->conn))
+		return -1;
+	j->next = NULL;
+	if (c->tail)
+		c->tail->next = j;
+	else
+		c->head = j;
+	c->tail = j;
+	c->inflight++;
+	/* flushed from the loop, so no callback can fire inside pgconn_submit */
+	watch(c, true, true);
+	return 0;
+}
+
+static void submit_rollback(struct pgconn *c)
+{
+	struct pg_job *j = mw_calloc(1, sizeof(*j));
+	struct pg_stmt s = { .sql = "ROLLBACK" };
+
+	j->internal = true;
+	j->n = 1;
+	j->results = mw_calloc(1, sizeof(PGresult *));
+	if (send_job(c, j, &s, 1) < 0) {
+		job_free(j);
+		broken(c, PQerrorMessage(c->conn));
+	}
+}
+
+int pgconn_submit(struct pgconn *c, const struct pg_stmt *stmts, int n, pgconn_cb cb, void *arg)
+{
+	struct pg_job *j;
+
+	if (c->state != PGC_READY || !c->conn || c->closing)
+		return -1;
+	j = mw_calloc(1, sizeof(*j));
+	j->cb = cb;
+	j->arg = arg;
+	j->n = n;
+	j->results = mw_calloc((size_t)(n ? n : 1), sizeof(PGresult *));
+	if (send_job(c, j, stmts, n) < 0) {
+		/* libpq copies parameters into its buffer: nothing of ours is held */
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c->conn));
+		job_free(j);
+		broken(c, msg);
+		return -1;
+	}
+	return 0;
+}
+
+bool pgconn_ready(const struct pgconn *c)
+{
+	return c->state == PGC_READY;
+}
+
+int pgconn_inflight(const struct pgconn *c)
+{
+	return c->inflight;
+}
+
+void pgconn_free(struct pgconn *c)
+{
+	if (!c)
+		return;
+	c->closing = true;
+	fail_all(c, "shutting down");
+	drop_conn(c);
+	event_free(c->retry);
+	free(c->conninfo);
+	free(c);
+}

@@ -1,0 +1,54 @@
+/*
+ * pgconn: one non-blocking libpq connection on a libevent base, in pipeline
+ * mode, that reconnects by itself.
+ *
+ * Work is sent as jobs: a job is a list of statements sent back to back and
+ * closed by one PQpipelineSync, so a job is one round trip; a job that is a
+ * BEGIN ... COMMIT is one transaction. Jobs queue FIFO and several may be in
+ * flight. If a statement fails, PostgreSQL skips the rest of that job; an
+ * explicit transaction left failed is rolled back before the next job.
+ * Transactions never span jobs (jobs of different callers interleave).
+ */
+#ifndef MW_PGCONN_H
+#define MW_PGCONN_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct event_base;
+struct pgconn;
+
+/* One statement. Parameter buffers are copied by pgconn_submit. */
+struct pg_stmt {
+	const char *sql;
+	int nparams;
+	const char *const *values;	/* NULL entries are SQL NULL */
+	const int *lengths;		/* for binary parameters */
+	const int *formats;		/* NULL: all text; 1 = binary */
+};
+
+/*
+ * Fires exactly once per job, never inside pgconn_submit. ok: every
+ * statement succeeded. results[i] (owned by pgconn, freed after the callback
+ * returns) is the i-th statement's result, or NULL if it never ran
+ * (connection lost). On failure errstr is one line and sqlstate the first
+ * failing statement's SQLSTATE ("" when the connection failed).
+ */
+typedef void (*pgconn_cb)(void *arg, bool ok, PGresult *const *results, int n, const char *errstr,
+			  const char *sqlstate);
+typedef void (*pgconn_state_cb)(void *arg, bool connected);
+
+struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const char *name, pgconn_state_cb cb,
+			  void *arg);
+
+/* Queues a job of n statements. Returns 0, or -1 while disconnected (cb never fires). */
+int pgconn_submit(struct pgconn *c, const struct pg_stmt *stmts, int n, pgconn_cb cb, void *arg)
+	__attribute__((warn_unused_result));
+
+bool pgconn_ready(const struct pgconn *c);
+int pgconn_inflight(const struct pgconn *c);
+
+/* Fails every queued and in-flight job ("shutting down") and closes. */
+void pgconn_free(struct pgconn *c);
+
+#endif
