@@ -14,7 +14,7 @@
 #include "prompt.h"
 #include "schema.h"
 #include "store.h"
-#include "store_pg.h"
+#include "store_open.h"
 
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #define DRAIN_TIMEOUT_MS 30000
-#define STORE_CONNS 4
 
 /*
  * A blocking look at the schema before the loop starts: migrations applied
@@ -144,7 +143,7 @@ int main(int argc, char **argv)
 	struct cfg cfg;
 	struct app app = { 0 };
 	struct event *sigterm = NULL, *sigint = NULL;
-	char err[512], *conninfo;
+	char err[512];
 	int rc = 2;
 
 	if (cfg_load(&cfg, &argc, argv, NULL, stderr) < 0 || cfg_check_models(&cfg, stderr) < 0)
@@ -163,11 +162,7 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out_cfg;
 	}
-	if (cfg.provider != CFG_PROVIDER_PGVECTOR) {
-		fprintf(stderr, "MEM0_PROVIDER: only pgvector is built so far (the SQLite store is issue 8)\n");
-		goto out_cfg;
-	}
-	if (check_schema(&cfg) < 0)
+	if (cfg.provider == CFG_PROVIDER_PGVECTOR && check_schema(&cfg) < 0)
 		goto out_cfg;
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	signal(SIGPIPE, SIG_IGN);
@@ -186,9 +181,11 @@ int main(int argc, char **argv)
 		app.dlq_stream = mw_malloc(n);
 		snprintf(app.dlq_stream, n, "%s:dlq", cfg.stream);
 	}
-	conninfo = cfg_pg_conninfo(&cfg, false);
-	app.store = store_pg_new(app.base, conninfo, cfg.embedding_dims, STORE_CONNS);
-	free(conninfo);
+	app.store = store_open(app.base, &cfg, false, err, sizeof(err));
+	if (!app.store) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
 	app.held_ids = idset_new();
 	app.embedder = emb_new(app.base, app.models, &app.stats);
 	app.batcher = batcher_new(&app);
