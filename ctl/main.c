@@ -14,6 +14,8 @@
 static const struct ctl_cmd commands[] = {
 	{ "migrate", ctl_migrate, "apply pending schema migrations (idempotent)" },
 	{ "config", ctl_config, "print the effective configuration, secrets masked" },
+	{ "push", ctl_push, "add chat messages to the ingest stream (--user N --session S TEXT, or --file)" },
+	{ "local-model", ctl_local_model, "build, check and try the embedded local models (build, info, similar, facts)" },
 };
 
 static void usage(FILE *out)
@@ -22,7 +24,7 @@ static void usage(FILE *out)
 
 	fprintf(out, "usage: memctl [--env-file FILE] [--NAME VALUE ...] COMMAND [ARGS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\nEvery variable (memctl config lists them) is also a flag: MEM0_BATCH_MAX -> --batch-max,\n"
 		     "REDIS_URL -> --redis-url; or --set NAME=VALUE.\n");
 }

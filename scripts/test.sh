@@ -2,9 +2,11 @@
 # test.sh: the whole test suite, as CI runs it (.ci/run calls only this).
 #
 # Installs what is missing (scripts/setup.sh), builds with ASan+UBSan and
-# -Werror, starts a throwaway PostgreSQL and redis-server on free loopback
+# -Werror, converts the local models' word vectors if they are not there
+# yet, starts a throwaway PostgreSQL and redis-server on free loopback
 # ports, runs ctest (every Criterion binary) and the Node client's tests
-# against them, and stops both servers on exit, failure or Ctrl-C.
+# against them, stops both servers on exit, failure or Ctrl-C, and ends
+# with the README's demo (scripts/run.sh --demo, servers of its own).
 # Exit status: the tests' status.
 set -euo pipefail
 
@@ -22,6 +24,14 @@ cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DMW_SANITIZE="$SANITIZE" 
 cmake --build "$BUILD" -j"$(nproc)" 2>&1 | grep -v '^\[' || true
 # grep ate the build's status: ask again so a failed build stops here.
 cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+
+# The local models' file: the tests that need real word vectors fail (never
+# skip) without it.
+# shellcheck source=scripts/local_model.sh
+. "$ROOT/scripts/local_model.sh"
+MW_TEST_LOCAL_MODEL=${MW_TEST_LOCAL_MODEL:-$LOCAL_MODEL_DEFAULT}
+local_model_ensure "$BUILD/memctl" "$MW_TEST_LOCAL_MODEL"
+export MW_TEST_LOCAL_MODEL
 
 # shellcheck source=scripts/servers.sh
 . "$ROOT/scripts/servers.sh"
@@ -51,5 +61,13 @@ status=0
 if [ -f "$ROOT/clients/node/package.json" ] && [ "$status" -eq 0 ]; then
 	log "Node client tests"
 	(cd "$ROOT/clients/node" && npm ci --no-audit --no-fund --silent && MW_TEST_BIN="$BUILD" npm test) || status=$?
+fi
+
+# The demo runs after a full run (no ctest arguments), or with MW_TEST_DEMO=1; MW_TEST_DEMO=0 skips it.
+demo=${MW_TEST_DEMO:-}
+[ -n "$demo" ] || { [ "$#" -eq 0 ] && demo=1 || demo=0; }
+if [ "$status" -eq 0 ] && [ "$demo" = 1 ]; then
+	log "the README's demo: scripts/run.sh --demo"
+	MEM0_LOCAL_MODEL_PATH="$MW_TEST_LOCAL_MODEL" bash "$ROOT/scripts/run.sh" --demo </dev/null || status=$?
 fi
 exit "$status"

@@ -3,6 +3,8 @@
  */
 #include "workerenv.h"
 
+#include "cfg.h"
+#include "localenv.h"
 #include "migrate.h"
 #include "mockllm.h"
 #include "testenv.h"
@@ -27,14 +29,15 @@ static void load_sql(PGconn *pg, const char *name)
 	free(sql);
 }
 
-void wenv_setup(struct wenv *w, bool chat_app_schema)
+static void setup(struct wenv *w, bool chat_app_schema, bool local)
 {
-	struct migrate_opts o = { .embedding_dims = WENV_DIMS };
+	struct migrate_opts o = { .embedding_dims = local ? CFG_LOCAL_EMBEDDING_DIMS : WENV_DIMS };
 	struct migrate_result res;
 	char name[64];
 
 	tenv_require_servers();
 	memset(w, 0, sizeof(*w));
+	w->local = local;
 	w->pg = tenv_pg_new_db("wk", w->db);
 	if (chat_app_schema) {
 		load_sql(w->pg, "chatapp_001_users.sql");
@@ -52,7 +55,18 @@ void wenv_setup(struct wenv *w, bool chat_app_schema)
 		 name);
 	w->redis = redisConnect("127.0.0.1", tenv_redis_port());
 	cr_assert(w->redis && !w->redis->err, "redis connect");
-	w->mock = mockllm_start(WENV_DIMS);
+	if (!local)
+		w->mock = mockllm_start(WENV_DIMS);
+}
+
+void wenv_setup(struct wenv *w, bool chat_app_schema)
+{
+	setup(w, chat_app_schema, false);
+}
+
+void wenv_setup_local(struct wenv *w)
+{
+	setup(w, false, true);
 }
 
 int wenv_start_worker(struct wenv *w)
@@ -69,10 +83,15 @@ int wenv_start_worker(struct wenv *w)
 	snprintf(e[n++], sizeof(e[0]), "POSTGRES_DB=%s", w->db);
 	snprintf(e[n++], sizeof(e[0]), "REDIS_URL=redis://127.0.0.1:%d", tenv_redis_port());
 	snprintf(e[n++], sizeof(e[0]), "MEM0_STREAM=%s", w->stream);
-	snprintf(e[n++], sizeof(e[0]), "MEM0_MODELS=openai");
-	snprintf(e[n++], sizeof(e[0]), "OPENAI_BASE_URL=%s", mockllm_base_url(w->mock));
-	snprintf(e[n++], sizeof(e[0]), "OPENAI_API_KEY=sk-test-SECRET-worker");
-	snprintf(e[n++], sizeof(e[0]), "MEM0_EMBEDDING_DIMS=%d", WENV_DIMS);
+	if (w->local) {
+		snprintf(e[n++], sizeof(e[0]), "MEM0_MODELS=local");
+		snprintf(e[n++], sizeof(e[0]), "MEM0_LOCAL_MODEL_PATH=%s", lenv_model_path());
+	} else {
+		snprintf(e[n++], sizeof(e[0]), "MEM0_MODELS=openai");
+		snprintf(e[n++], sizeof(e[0]), "OPENAI_BASE_URL=%s", mockllm_base_url(w->mock));
+		snprintf(e[n++], sizeof(e[0]), "OPENAI_API_KEY=sk-test-SECRET-worker");
+		snprintf(e[n++], sizeof(e[0]), "MEM0_EMBEDDING_DIMS=%d", WENV_DIMS);
+	}
 	snprintf(e[n++], sizeof(e[0]), "MEM0_BATCH_WINDOW_MS=30");
 	snprintf(e[n++], sizeof(e[0]), "MEM0_BLOCK_MS=200");
 	snprintf(e[n++], sizeof(e[0]), "MEM0_LOG_LEVEL=debug");

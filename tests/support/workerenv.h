@@ -28,10 +28,13 @@ struct wenv {
 	int nworkers;
 	char log_path[256];
 	const char *extra_env[16];	/* NAME=VALUE for the workers, NULL-terminated */
+	bool local;			/* MEM0_MODELS=local (wenv_setup_local): no mock */
 };
 
 /* Creates the database (migrated, optionally with the chat app's schema first), mock and names. */
 void wenv_setup(struct wenv *w, bool chat_app_schema);
+/* The same with MEM0_MODELS=local: vector(100), the local model file (localenv.h), no mock. */
+void wenv_setup_local(struct wenv *w);
 /* Starts one more memworker; returns its index. */
 int wenv_start_worker(struct wenv *w);
 /* Stops worker i with sig; returns its exit status (-1: had to be killed). */
