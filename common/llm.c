@@ -86,6 +86,7 @@ struct llm {
 	char *model[LLM_OP_COUNT];
 	char *api_key; /* kept only to scrub it from server text */
 	int embedding_dims;
+	bool send_dimensions;
 	int timeout_ms, max_retries, max_inflight, backoff_base_ms, backoff_max_ms;
 	struct llm_req_list queue, running;
 	size_t n_queued, n_running;
@@ -345,11 +346,11 @@ static long retry_after_ms(CURL *e)
 	}
 	if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
 		char *end;
-		long v = strtol(h->value, &end, 10);
+		double v = strtod(h->value, &end);
 		long from_header = -1;
 
-		if (end != h->value && *end == '\0' && v >= 0 && v < 1000000) {
-			from_header = v * 1000;
+		if (end != h->value && *end == '\0' && v >= 0 && v < 1e6) {
+			from_header = (long)(v * 1000);
 		} else {
 			time_t when = curl_getdate(h->value, NULL);
 
@@ -673,6 +674,11 @@ static int llm_on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void 
 			sock_free(s);
 		return 0;
 	}
+	if (what == CURL_POLL_NONE) {
+		if (s)
+			event_del(s->ev);
+		return 0;
+	}
 	if (what & CURL_POLL_IN)
 		kind |= EV_READ;
 	if (what & CURL_POLL_OUT)
@@ -823,6 +829,8 @@ struct llm *llm_new(struct event_base *base, const struct llm_opts *opts)
 	char *auth = NULL;
 	int op;
 
+	if (!base || !opts)
+		return NULL;
 	if (opts->flavor == LLM_AZURE) {
 		if (empty(opts->azure_endpoint) || empty(opts->azure_api_version)) {
 			log_error("llm: Azure needs an endpoint and an API version");
@@ -847,6 +855,7 @@ struct llm *llm_new(struct event_base *base, const struct llm_opts *opts)
 	TAILQ_INIT(&llm->running);
 	LIST_INIT(&llm->socks);
 	llm->embedding_dims = opts->embedding_dims > 0 ? opts->embedding_dims : 0;
+	llm->send_dimensions = llm->embedding_dims > 0 && !opts->omit_dimensions;
 	llm->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : LLM_DEFAULT_TIMEOUT_MS;
 	llm->max_retries = opts->max_retries > 0 ? opts->max_retries : 0;
 	llm->max_inflight = opts->max_inflight > 0 ? opts->max_inflight : LLM_DEFAULT_INFLIGHT;
@@ -1058,7 +1067,7 @@ int llm_embed(struct llm *llm, const char *const *texts, int n, llm_embed_cb cb,
 	}
 	if (llm->model[LLM_OP_EMBED])
 		json_object_set_new(root, "model", json_string(llm->model[LLM_OP_EMBED]));
-	if (llm->embedding_dims > 0)
+	if (llm->send_dimensions)
 		json_object_set_new(root, "dimensions", json_integer(llm->embedding_dims));
 	body = json_dumps(root, JSON_COMPACT);
 	if (!body)

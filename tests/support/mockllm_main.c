@@ -971,7 +971,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (++mock->outstanding > mock->max_concurrent)
 		mock->max_concurrent = mock->outstanding;
 
-	f = fault_take(mock, kind);
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST)
+		f = fault_take(mock, kind);
 	if (kind == MOCK_OTHER) {
 		reply_error(&r, 404, "invalid_request_error", "mock: unknown path");
 	} else if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
