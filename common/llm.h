@@ -35,6 +35,8 @@ struct llm_opts {
 	int embedding_dims;
 	/* true: check embedding_dims but never send "dimensions" (servers that reject it) */
 	bool omit_dimensions;
+	/* ask for encoding_format "base64" (float32 bytes); array replies are still read */
+	bool embedding_base64;
 	/* Azure: POST {azure_endpoint}/openai/deployments/{deployment}/chat/completions?api-version=V */
 	const char *azure_endpoint;
 	const char *azure_api_version;

@@ -24,8 +24,7 @@ static void ensure_group(struct app *app);
 
 static int max_held(const struct app *app)
 {
-	int n = app->cfg->read_count * 4;
-	return n < 64 ? 64 : n;
+	return app->cfg->max_held;
 }
 
 /* One stream entry [id, [field, value, ...]]; deliveries from XPENDING (0 = fresh). */
