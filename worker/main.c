@@ -220,6 +220,8 @@ out:
 		event_free(app.stop_timer);
 	if (app.claim_timer)
 		event_free(app.claim_timer);
+	if (app.beat_timer)
+		event_free(app.beat_timer);
 	rcmd_free(app.rread);
 	store_free(app.store);
 	models_free(app.models);
