@@ -49,6 +49,7 @@ struct cfg {
 	char *llm_model;
 	char *embedding_model;
 	int embedding_dims;		/* 0 until cfg_load resolves it: 100 with local, else 1536 */
+	bool embedding_base64;
 	char *local_model_path;		/* MEM0_MODELS=local: the converted word vectors */
 	char *azure_api_key;
 	char *azure_endpoint;
@@ -62,6 +63,7 @@ struct cfg {
 	int batch_max;
 	int batch_window_ms;
 	int read_count;
+	int max_held;
 	int block_ms;
 	int max_content_bytes;
 	int claim_idle_ms;

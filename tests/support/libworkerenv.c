@@ -29,7 +29,38 @@ static void load_sql(PGconn *pg, const char *name)
 	free(sql);
 }
 
-static void setup(struct wenv *w, bool chat_app_schema, bool local)
+static void setup(struct wenv *w, bool chat_app_schema, int pg_port, int redis_port, bool local);
+
+void wenv_setup(struct wenv *w, bool chat_app_schema)
+{
+	wenv_setup_on(w, chat_app_schema, 0, 0);
+}
+
+void wenv_setup_local(struct wenv *w)
+{
+	setup(w, false, 0, 0, true);
+}
+
+static PGconn *connect_db(int port, const char *db)
+{
+	char ports[16];
+	const char *keys[] = { "host", "port", "user", "dbname", NULL };
+	const char *vals[] = { "127.0.0.1", ports, "postgres", db, NULL };
+	PGconn *c;
+
+	snprintf(ports, sizeof(ports), "%d", port);
+	c = PQconnectdbParams(keys, vals, 0);
+	cr_assert(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	return c;
+}
+
+void wenv_setup_on(struct wenv *w, bool chat_app_schema, int pg_port, int redis_port)
+{
+	setup(w, chat_app_schema, pg_port, redis_port, false);
+}
+
+static void setup(struct wenv *w, bool chat_app_schema, int pg_port, int redis_port, bool local)
 {
 	struct migrate_opts o = { .embedding_dims = local ? CFG_LOCAL_EMBEDDING_DIMS : WENV_DIMS };
 	struct migrate_result res;
@@ -38,7 +69,22 @@ static void setup(struct wenv *w, bool chat_app_schema, bool local)
 	tenv_require_servers();
 	memset(w, 0, sizeof(*w));
 	w->local = local;
-	w->pg = tenv_pg_new_db("wk", w->db);
+	w->pg_port = pg_port ? pg_port : tenv_pg_port();
+	w->redis_port = redis_port ? redis_port : tenv_redis_port();
+	if (pg_port) {
+		PGconn *admin = connect_db(pg_port, "postgres");
+
+		tenv_unique("wk", w->db, sizeof(w->db));
+		{
+			char sql[128];
+			snprintf(sql, sizeof(sql), "CREATE DATABASE %s", w->db);
+			PQclear(tenv_pg_exec(admin, sql));
+		}
+		PQfinish(admin);
+		w->pg = connect_db(pg_port, w->db);
+	} else {
+		w->pg = tenv_pg_new_db("wk", w->db);
+	}
 	if (chat_app_schema) {
 		load_sql(w->pg, "chatapp_001_users.sql");
 		/* the chat app's 002 at the test's dimension */
@@ -53,20 +99,10 @@ static void setup(struct wenv *w, bool chat_app_schema, bool local)
 	snprintf(w->dlq, sizeof(w->dlq), "%s:dlq", w->stream);
 	snprintf(w->log_path, sizeof(w->log_path), "%s/worker-%s.log", getenv("MW_TEST_TMP") ? getenv("MW_TEST_TMP") : "/tmp",
 		 name);
-	w->redis = redisConnect("127.0.0.1", tenv_redis_port());
+	w->redis = redisConnect("127.0.0.1", w->redis_port);
 	cr_assert(w->redis && !w->redis->err, "redis connect");
 	if (!local)
 		w->mock = mockllm_start(WENV_DIMS);
-}
-
-void wenv_setup(struct wenv *w, bool chat_app_schema)
-{
-	setup(w, chat_app_schema, false);
-}
-
-void wenv_setup_local(struct wenv *w)
-{
-	setup(w, false, true);
 }
 
 int wenv_start_worker(struct wenv *w)
@@ -78,10 +114,10 @@ int wenv_start_worker(struct wenv *w)
 
 	cr_assert(w->nworkers < WENV_MAX_WORKERS);
 	snprintf(e[n++], sizeof(e[0]), "POSTGRES_HOST=127.0.0.1");
-	snprintf(e[n++], sizeof(e[0]), "POSTGRES_PORT=%d", tenv_pg_port());
+	snprintf(e[n++], sizeof(e[0]), "POSTGRES_PORT=%d", w->pg_port);
 	snprintf(e[n++], sizeof(e[0]), "POSTGRES_USER=postgres");
 	snprintf(e[n++], sizeof(e[0]), "POSTGRES_DB=%s", w->db);
-	snprintf(e[n++], sizeof(e[0]), "REDIS_URL=redis://127.0.0.1:%d", tenv_redis_port());
+	snprintf(e[n++], sizeof(e[0]), "REDIS_URL=redis://127.0.0.1:%d", w->redis_port);
 	snprintf(e[n++], sizeof(e[0]), "MEM0_STREAM=%s", w->stream);
 	if (w->local) {
 		snprintf(e[n++], sizeof(e[0]), "MEM0_MODELS=local");
@@ -180,7 +216,13 @@ void wenv_wait_idle(struct wenv *w, int timeout_ms)
 	long long pending = -1, lag = -1;
 
 	while (tenv_now_ms() < until) {
-		redisReply *r = redisCommand(w->redis, "XINFO GROUPS %s", w->stream);
+		redisReply *r;
+
+		if (w->redis->err) {	/* Redis restarted under us */
+			redisFree(w->redis);
+			w->redis = redisConnect("127.0.0.1", w->redis_port);
+		}
+		r = redisCommand(w->redis, "XINFO GROUPS %s", w->stream);
 		size_t i, j;
 
 		pending = lag = -1;
@@ -209,6 +251,14 @@ void wenv_wait_idle(struct wenv *w, int timeout_ms)
 long long wenv_count(struct wenv *w, const char *sql)
 {
 	return tenv_pg_count(w->pg, sql);
+}
+
+/* Reconnects the test's own Redis connection (after a restart). */
+void wenv_redis_reconnect(struct wenv *w)
+{
+	redisFree(w->redis);
+	w->redis = redisConnect("127.0.0.1", w->redis_port);
+	cr_assert(w->redis && !w->redis->err, "redis reconnect");
 }
 
 char *wenv_log(struct wenv *w)

@@ -28,12 +28,16 @@ struct wenv {
 	int nworkers;
 	char log_path[256];
 	const char *extra_env[16];	/* NAME=VALUE for the workers, NULL-terminated */
+	int redis_port;			/* the shared servers' unless set before wenv_setup_on */
+	int pg_port;
 	bool local;			/* MEM0_MODELS=local (wenv_setup_local): no mock */
 };
 
 /* Creates the database (migrated, optionally with the chat app's schema first), mock and names. */
 void wenv_setup(struct wenv *w, bool chat_app_schema);
-/* The same with MEM0_MODELS=local: vector(100), the local model file (localenv.h), no mock. */
+/* As wenv_setup, on the given servers (0 = the shared one). */
+void wenv_setup_on(struct wenv *w, bool chat_app_schema, int pg_port, int redis_port);
+/* As wenv_setup with MEM0_MODELS=local: vector(100), the local model file (localenv.h), no mock. */
 void wenv_setup_local(struct wenv *w);
 /* Starts one more memworker; returns its index. */
 int wenv_start_worker(struct wenv *w);
@@ -49,6 +53,7 @@ char *wenv_exchange(struct wenv *w, int user, const char *session, const char *m
 /* Waits until the group has read every entry and none is pending; asserts within timeout_ms. */
 void wenv_wait_idle(struct wenv *w, int timeout_ms);
 long long wenv_count(struct wenv *w, const char *sql);
+void wenv_redis_reconnect(struct wenv *w);
 /* The worker's log so far (malloc'd). */
 char *wenv_log(struct wenv *w);
 
