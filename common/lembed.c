@@ -293,7 +293,43 @@ struct acc {
 	double *sum;
 	float *tmp;
 	int n;
+	bool keep_stop; /* second pass over a text made of function words only */
 };
+
+/*
+ * Function words: SIF's a/(a+p) leaves them too much weight in the short
+ * texts memories and questions are ("What is my job?" is one content word
+ * and four function words), so they are left out unless a text has nothing
+ * else. Sorted, for bsearch.
+ */
+static const char *const stop_words[] = {
+        "a",     "about",  "again", "also",  "am",         "an",    "and",   "any",       "anything", "are",   "as",
+        "at",    "be",     "been",  "being", "but",        "by",    "can",   "could",     "did",      "do",    "does",
+        "doing", "done",   "for",   "from",  "had",        "has",   "have",  "having",    "he",       "her",   "here",
+        "him",   "his",    "how",   "i",     "if",         "in",    "into",  "is",        "it",       "its",   "just",
+        "kind",  "may",    "me",    "might", "mine",       "must",  "my",    "myself",    "of",       "on",    "or",
+        "our",   "please", "shall", "she",   "should",     "so",    "some",  "something", "sort",     "tell",  "than",
+        "that",  "the",    "their", "them",  "themselves", "then",  "there", "these",     "they",     "this",  "those",
+        "to",    "us",     "very",  "was",   "we",         "were",  "what",  "when",      "where",    "which", "who",
+        "whom",  "whose",  "why",   "will",  "with",       "would", "you",   "your",
+};
+
+static int stop_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
+static bool stop_word(const char *t, size_t n)
+{
+	char w[16];
+
+	if (n >= sizeof(w))
+		return false;
+	memcpy(w, t, n);
+	w[n] = '\0';
+	return bsearch(w, stop_words, sizeof(stop_words) / sizeof(stop_words[0]), sizeof(stop_words[0]), stop_cmp) !=
+	       NULL;
+}
 
 /* A unit-free pseudo-random vector from character trigrams of "<w>" and the whole word. */
 static void hashed_vector(int dims, const char *w, size_t n, float *out)
@@ -365,6 +401,8 @@ static void add_token(void *arg, const char *t, size_t n)
 	const struct lembed *e = a->e;
 	float w;
 
+	if (!a->keep_stop && stop_word(t, n))
+		return;
 	if (lookup_inflected(e, t, n, a->tmp, &w)) {
 		add_vec(a, a->tmp, w);
 		return;
@@ -403,6 +441,10 @@ void lembed_text(const struct lembed *e, const char *text, float *out)
 
 	memset(sum, 0, sizeof(double) * (size_t)dims);
 	lembed_tokens(text ? text : "", add_token, &a);
+	if (a.n == 0) {
+		a.keep_stop = true;
+		lembed_tokens(text ? text : "", add_token, &a);
+	}
 	if (a.n == 0) {
 		/* no word at all ("?!", ""): the text's own hash */
 		hashed_vector(dims, text ? text : "", text ? strlen(text) : 0, tmp);

@@ -1235,19 +1235,45 @@ static int verb_conjunction(const struct clause *c, int from)
 
 static void clause_facts(struct clause *c, struct lfacts_list *out);
 
+/* Drops what a fact does not need at the end: "now" (it is in the present anyway), "by the way", "too". */
+static void strip_trailing(struct clause *c)
+{
+	static const char *const tails[] = {"now",     "nowadays",   "currently", "too",           "btw",
+	                                    "lol",     "haha",       "though",    "anyway",        "by the way",
+	                                    "as well", "these days", "right now", "at the moment", NULL};
+	bool again = true;
+
+	while (again && c->n > 2) {
+		const char *const *t;
+
+		again = false;
+		for (t = tails; *t && !again; t++) {
+			const char *one[2] = {*t, NULL};
+			int k = 1, i;
+			const char *q;
+
+			for (q = *t; *q; q++)
+				k += *q == ' ';
+			if (c->n - k < 2 || !span_is(c, c->n - k, c->n, one))
+				continue;
+			for (i = 0; i < k; i++) {
+				c->n--;
+				free(c->w[c->n].w);
+				free(c->w[c->n].lw);
+			}
+			c->w[c->n - 1].comma = false;
+			again = true;
+		}
+	}
+}
+
 /* Extracts from a clause that starts at a first-person subject. */
 static void subject_facts(struct clause *c, struct lfacts_list *out)
 {
 	char *fact = NULL;
 
 	expand_contractions(c);
-	/* "I live in Porto now": the fact is in the present anyway */
-	while (c->n > 2 && (strcmp(c->w[c->n - 1].lw, "now") == 0 || strcmp(c->w[c->n - 1].lw, "nowadays") == 0 ||
-	                    strcmp(c->w[c->n - 1].lw, "currently") == 0)) {
-		c->n--;
-		free(c->w[c->n].w);
-		free(c->w[c->n].lw);
-	}
+	strip_trailing(c);
 	if (c->n == 0)
 		return;
 	if (strcmp(c->w[0].lw, "i") == 0) {
@@ -1656,6 +1682,23 @@ static bool share_object_word(const char *a, const char *b)
 	return false;
 }
 
+/* A negative statement ("Does not like X", "Is not a fan", "Has no car", "Cannot eat gluten", "Never drinks"). */
+static bool negative(const char *text)
+{
+	static const char *const neg[] = {"not", "no", "never", "cannot", "nobody", "nothing", "neither", NULL};
+	char w[32][32];
+	int n, i;
+
+	head_words(text, w, &n, 32);
+	for (i = 0; i < n; i++) {
+		if (in_list(neg, w[i]) && !(strcmp(w[i], "no") == 0 && i + 1 < n && strcmp(w[i + 1], "longer") == 0))
+			return true;
+		if (ends_with(w[i], "n't"))
+			return true;
+	}
+	return false;
+}
+
 /* Same words, in any order, up to case, plurals and punctuation. */
 static bool same_words(const char *a, const char *b)
 {
@@ -1668,7 +1711,7 @@ static bool same_words(const char *a, const char *b)
 	r = lfacts_retracted(b);
 	neg_b = r != NULL;
 	free(r);
-	if (na != nb || neg_a != neg_b || na == 0)
+	if (na != nb || neg_a != neg_b || na == 0 || negative(a) != negative(b))
 		return false;
 	for (i = 0; i < na; i++) {
 		for (j = 0; j < nb; j++)
@@ -1759,6 +1802,15 @@ static void decide_one(const struct lembed *e, const char *fact, struct slot *sl
 			if (!slots[i].alive)
 				continue;
 			sim = cosine(v, slots[i].vec, dims);
+			/* "Does not like mushrooms" against "Likes mushrooms": the new word replaces the old */
+			if (negative(fact) != negative(slots[i].text)) {
+				if (sim >= LFACTS_DELETE_SIM && share_object_word(fact, slots[i].text) &&
+				    sim > best_sim) {
+					best_sim = sim;
+					best = i;
+				}
+				continue;
+			}
 			if (sim >= LFACTS_SAME_SIM) {
 				if (slots[i].memory >= 0 && !slots[i].touched) {
 					slots[i].event = LFACTS_NONE;

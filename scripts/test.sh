@@ -56,7 +56,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 log "PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT"
 status=0
-(cd "$BUILD" && ctest --output-on-failure -j2 "$@") || status=$?
+(cd "$BUILD" && ctest --output-on-failure -j2 "$@") 2>&1 | tee "$TMP/ctest.log" || status=$?
 
 if [ -f "$ROOT/clients/node/package.json" ] && [ "$status" -eq 0 ]; then
 	log "Node client tests"
@@ -68,6 +68,14 @@ demo=${MW_TEST_DEMO:-}
 [ -n "$demo" ] || { [ "$#" -eq 0 ] && demo=1 || demo=0; }
 if [ "$status" -eq 0 ] && [ "$demo" = 1 ]; then
 	log "the README's demo: scripts/run.sh --demo"
-	MEM0_LOCAL_MODEL_PATH="$MW_TEST_LOCAL_MODEL" bash "$ROOT/scripts/run.sh" --demo </dev/null || status=$?
+	demo_status=0
+	MEM0_LOCAL_MODEL_PATH="$MW_TEST_LOCAL_MODEL" bash "$ROOT/scripts/run.sh" --demo </dev/null || demo_status=$?
+	# The demo's output ends the log: repeat the count, the demo as one more test.
+	read -r failed total < <(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\1 \2/p' "$TMP/ctest.log") || true
+	if [ "$demo_status" -ne 0 ]; then
+		status=$demo_status
+		failed=$((${failed:-0} + 1))
+	fi
+	echo "test.sh: $((${total:-0} + 1 - ${failed:-0})) passed, ${failed:-0} failed"
 fi
 exit "$status"

@@ -51,6 +51,8 @@ static const struct row rows[] = {
         {"I can't eat gluten.", "Cannot eat gluten"},
         {"My dog's name is Rex.", "Dog's name is Rex"},
         {"I live in Porto now.", "Lives in Porto"},
+        {"I'm allergic to cats, by the way.", "Is allergic to cats"},
+        {"I love jazz too!", "Loves jazz"},
         {"i like pizza", "Likes pizza"},
         {"I\xe2\x80\x99m vegan and I\xe2\x80\x99ve got two cats.", "Is vegan | Has two cats"},
         /* several facts in one turn; markers and fillers go */

@@ -56,6 +56,11 @@ static const struct drow drows[] = {
         {{"Is 30 years old"}, {"Is 31 years old"}, "UPDATE 0 Is 31 years old"},
         {{"User lives in Lisbon"}, {"Lives in Porto"}, "UPDATE 0 Lives in Porto"},
         {{"Likes tea", "Lives in Lisbon"}, {"Lives in Porto", "Lives in Madrid"}, "UPDATE 1 Lives in Madrid"},
+        {{"Works as a nurse at Santa Maria hospital"}, {"Works as a teacher"}, "UPDATE 0 Works as a teacher"},
+        /* UPDATE: the opposite statement about the same thing */
+        {{"Likes mushrooms"}, {"Does not like mushrooms"}, "UPDATE 0 Does not like mushrooms"},
+        {{"Does not like mushrooms"}, {"Likes mushrooms"}, "UPDATE 0 Likes mushrooms"},
+        {{"Can eat gluten", "Likes tea"}, {"Cannot eat gluten"}, "UPDATE 0 Cannot eat gluten"},
         /* DELETE: a retraction of a similar memory */
         {{"Likes tea", "Lives in Lisbon"}, {"No longer likes tea"}, "DELETE 0"},
         {{"Is vegetarian"}, {"Is no longer vegetarian"}, "DELETE 0"},
@@ -69,6 +74,8 @@ static const struct drow drows[] = {
         {{"Lives in Lisbon"}, {"Lives in a small apartment"}, "ADD Lives in a small apartment"},
         {{"Sister lives in Porto"}, {"Lives in Porto"}, "ADD Lives in Porto"},
         {{"Lives in Porto"}, {"No longer lives in Lisbon"}, "ADD No longer lives in Lisbon"},
+        {{"Likes mushrooms"}, {"Does not like jazz"}, "ADD Does not like jazz"},
+        {{"Is going to Japan next month"}, {"Is going to the dentist tomorrow"}, "ADD Is going to the dentist tomorrow"},
         {{NULL}, {"No longer likes tea"}, "ADD No longer likes tea"},
         /* facts of the same call reconcile with each other */
         {{NULL}, {"Likes tea", "Likes tea"}, "ADD Likes tea"},
