@@ -112,11 +112,13 @@ EOF
 "$MEMCTL" migrate
 
 log "PostgreSQL on 127.0.0.1:$PG_PORT (database $DB), Redis on 127.0.0.1:$REDIS_PORT, data in $RUN"
-"$BUILD/memworker" 2>&1 &
+# Each daemon in a session of its own: Ctrl-C reaches run.sh only, and the
+# daemons get one SIGTERM from cleanup and drain (pgbouncer-style shutdown).
+setsid "$BUILD/memworker" 2>&1 &
 PIDS+=("$!")
 WORKER=$!
 if [ "$SEARCH" -eq 1 ]; then
-	"$BUILD/memsearch" 2>&1 &
+	setsid "$BUILD/memsearch" 2>&1 &
 	PIDS+=("$!")
 else
 	log "memsearch is not built yet (issue 4): only memworker runs"
@@ -206,6 +208,8 @@ demo() {
 	memories_of 2 | grep -qx 'Works as a teacher' || { log "demo: 'Works as a teacher' missing"; return 1; }
 	search 1 "What movies do I like?" | sed -n 2p | grep -q 'Loves sci-fi films' ||
 		{ log "demo: 'What movies do I like?' did not find 'Loves sci-fi films' first"; return 1; }
+	awk '/^VmRSS|^RssFile|^RssAnon/ { printf "%s %.1f MB  ", $1, $2 / 1024 } END { print "" }' "/proc/$WORKER/status" |
+		sed 's/^/memworker resident memory: /'
 	log "demo: done"
 }
 
