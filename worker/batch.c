@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mhash.h"
 #include "models.h"
+#include "wmetrics.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -250,6 +251,7 @@ static void try_flush(struct user_queue *q)
 	q->inflight = b;
 	bt->inflight++;
 	app->stats.batches++;
+	wm_batch(app->wm, take);
 	/* what is left waits for its own window unless it is already a full batch */
 	q->due = q->npending >= app->cfg->batch_max;
 	if (q->npending && !q->due && !evtimer_pending(q->timer, NULL)) {

@@ -292,4 +292,5 @@ void intake_start(struct app *app)
 	tv.tv_usec = (ms % 1000) * 1000;
 	app->claim_timer = event_new(app->base, -1, EV_PERSIST, claim_tick, app);
 	event_add(app->claim_timer, &tv);
+	trim_start(app);
 }
