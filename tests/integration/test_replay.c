@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define IDLE_MS 20000
@@ -325,4 +326,46 @@ Test(replay, same_key_twice_in_one_batch_is_applied_once)
 			  "both copies were not in one batch:\n%s", log);
 		free(log);
 	}
+}
+
+/* --max-lag: replay waits while the workers' group is behind, and goes on when it catches up. */
+Test(replay, max_lag_waits_for_the_workers)
+{
+	char bin[512], log_path[300], env0[96], env1[160], *env[3], *log;
+	char *argv[] = { (char *)tenv_bin("memctl", bin, sizeof(bin)), (char *)"replay", (char *)"--from", (char *)"-",
+			 (char *)"--max-lag", (char *)"3", NULL };
+	redisReply *r;
+	pid_t pid;
+	int i, st;
+
+	for (i = 0; i < 6; i++)
+		free(wenv_xadd(&w, "user_db_id", "3", "session_id", "s", "content", "I like tea.", NULL));
+	r = redisCommand(w.redis, "XGROUP CREATE %s memworker 0", w.stream);	/* lag 6: nobody reads */
+	freeReplyObject(r);
+	snprintf(env0, sizeof(env0), "REDIS_URL=redis://127.0.0.1:%d", tenv_redis_port());
+	snprintf(env1, sizeof(env1), "MEM0_STREAM=%s", w.stream);
+	env[0] = env0;
+	env[1] = env1;
+	env[2] = NULL;
+	snprintf(log_path, sizeof(log_path), "%s.lag", w.log_path);
+	pid = tenv_spawn(argv, env, log_path);
+	cr_expect(oenv_wait_log(log_path, "waiting for the workers: group lag 6 > --max-lag 3", 10000));
+	usleep(300000);
+	cr_expect_eq(xlen(), 6, "nothing sent while the workers are behind");
+	wenv_start_worker(&w);	/* the workers catch up */
+	{
+		long long until = tenv_now_ms() + 20000;
+		int status = -1;
+
+		while (tenv_now_ms() < until && waitpid(pid, &status, WNOHANG) == 0)
+			usleep(50000);
+		st = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (st == -1)
+			tenv_stop(pid, SIGKILL, 1000);
+	}
+	log = tenv_slurp(log_path);
+	cr_expect_eq(st, 0, "%s", log);
+	cr_expect(strstr(log, "replay: 6 entries of") != NULL, "%s", log);
+	free(log);
+	cr_expect_eq(xlen(), 12);
 }
