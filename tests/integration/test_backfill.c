@@ -182,7 +182,19 @@ Test(backfill, interrupted_and_resumed_equals_uninterrupted)
 	env[n] = NULL;
 	snprintf(log_path, sizeof(log_path), "%s.backfill", w2.log_path);
 	pid = tenv_spawn(argv, env, log_path);
-	usleep(700000);
+	{
+		/* interrupt once this run has fed its first message */
+		long long until = tenv_now_ms() + 10000, len = 0;
+
+		while (len < 4 && tenv_now_ms() < until) {
+			redisReply *r = redisCommand(w2.redis, "XLEN %s", w2.stream);
+
+			len = r->integer;
+			freeReplyObject(r);
+			usleep(5000);
+		}
+		cr_expect_lt(len, 10, "interrupted before the end");
+	}
 	st = tenv_stop(pid, SIGINT, 10000);
 	log = tenv_slurp(log_path);
 	cr_expect_eq(st, 130, "Ctrl-C exits 130: %s", log);

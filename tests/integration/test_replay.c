@@ -228,7 +228,13 @@ Test(replay, limit_and_ctrl_c_stop_whole_and_resume_exactly)
 	env[3] = NULL;
 	snprintf(log_path, sizeof(log_path), "%s.replay", w.log_path);
 	pid = tenv_spawn(argv, env, log_path);
-	usleep(350000);
+	{
+		/* interrupt once the first entries of this run are in */
+		long long until = tenv_now_ms() + 10000;
+
+		while (xlen() < len + 5 && tenv_now_ms() < until)
+			usleep(5000);
+	}
 	st = tenv_stop(pid, SIGINT, 10000);
 	cr_expect_eq(st, 130, "Ctrl-C exits 130");
 	log = tenv_slurp(log_path);
