@@ -17,6 +17,11 @@ struct ctl_cmd {
 
 int ctl_migrate(const struct cfg *cfg, int argc, char **argv);
 int ctl_config(const struct cfg *cfg, int argc, char **argv);
+/* issue 7: operations (cmd_replay.c, cmd_backfill.c, cmd_dlq.c, cmd_trim.c) */
+int ctl_replay(const struct cfg *cfg, int argc, char **argv);
+int ctl_backfill(const struct cfg *cfg, int argc, char **argv);
+int ctl_dlq(const struct cfg *cfg, int argc, char **argv);
+int ctl_trim(const struct cfg *cfg, int argc, char **argv);
 int ctl_local_model(const struct cfg *cfg, int argc, char **argv);
 int ctl_push(const struct cfg *cfg, int argc, char **argv);
 

@@ -14,6 +14,10 @@
 static const struct ctl_cmd commands[] = {
 	{ "migrate", ctl_migrate, "apply pending schema migrations (idempotent)" },
 	{ "config", ctl_config, "print the effective configuration, secrets masked" },
+	{ "replay", ctl_replay, "re-feed a range of a stream (--reprocess: derive memories again)" },
+	{ "backfill", ctl_backfill, "feed old chat history (--from-db or --file JSONL), resumable" },
+	{ "dlq", ctl_dlq, "dead letters: list, show, retry, drop" },
+	{ "trim", ctl_trim, "trim the ingest stream, keeping what a consumer group still needs" },
 	{ "push", ctl_push, "add chat messages to the ingest stream (--user N --session S TEXT, or --file)" },
 	{ "local-model", ctl_local_model, "build, check and try the embedded local models (build, info, similar, facts)" },
 };

@@ -342,9 +342,19 @@ Test(worker, sigterm_drains_and_exits_zero)
 {
 	int i = wenv_start_worker(&w);
 
+	long long until = tenv_now_ms() + 20000, pending = 0;
+
 	mockllm_fault(w.mock, "{\"latency_ms\":300}");
 	free(wenv_exchange(&w, 16, "s", "d1", "I like kayaking.", NULL));
-	usleep(150000);
+	/* SIGTERM once the worker holds the entry (delivered, not acked) */
+	while (pending == 0 && tenv_now_ms() < until) {
+		redisReply *r = redisCommand(w.redis, "XPENDING %s memworker", w.stream);
+		pending = r && r->type == REDIS_REPLY_ARRAY ? r->element[0]->integer : 0;
+		freeReplyObject(r);
+		if (!pending)
+			usleep(10000);
+	}
+	cr_assert_gt(pending, 0, "the worker never took the entry");
 	cr_expect_eq(wenv_stop_worker(&w, i, SIGTERM), 0);
 	cr_expect_eq(count("SELECT count(*) FROM mem0_memories WHERE user_id = 16"), 1, "the batch in flight finished");
 }
