@@ -1704,8 +1704,8 @@ static bool same_words(const char *a, const char *b)
 {
 	char wa[24][32], wb[24][32];
 	int na = content_words(a, wa, 24), nb = content_words(b, wb, 24), i, j;
-	bool neg_a = lfacts_retracted(a) != NULL, neg_b;
 	char *r = lfacts_retracted(a);
+	bool neg_a = r != NULL, neg_b;
 
 	free(r);
 	r = lfacts_retracted(b);
@@ -1721,6 +1721,16 @@ static bool same_words(const char *a, const char *b)
 			return false;
 	}
 	return true;
+}
+
+/* "Is vegetarian", "Is married": the copula and one word. */
+static bool attribute(const char *text)
+{
+	char w[4][32];
+	int n;
+
+	head_words(text, w, &n, 4);
+	return n == 2 && strcmp(w[0], "is") == 0 && !number_word(w[1]);
 }
 
 struct slot {
@@ -1817,6 +1827,13 @@ static void decide_one(const struct lembed *e, const char *fact, struct slot *sl
 					slots[i].touched = true;
 				}
 				goto out;
+			}
+			/* "Is vegan" after "Is vegetarian": one word for one attribute, close enough to replace it */
+			if (sim >= LFACTS_ATTRIBUTE_SIM && sim > best_sim && attribute(fact) &&
+			    attribute(slots[i].text)) {
+				best_sim = sim;
+				best = i;
+				continue;
 			}
 			/* an age is a number: any other age replaces it, however far the vectors */
 			if (!single || (sim < LFACTS_UPDATE_SIM && strcmp(head, "age") != 0))

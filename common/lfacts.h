@@ -31,6 +31,7 @@ struct lembed;
 #define LFACTS_UPDATE_SIM     0.45 /* same single-valued predicate and at least this close: UPDATE */
 #define LFACTS_DELETE_SIM     0.60 /* a retraction this close to a memory sharing a content word: DELETE */
 #define LFACTS_DELETE_SIM_ANY 0.92 /* ... or this close with no shared word */
+#define LFACTS_ATTRIBUTE_SIM  0.80 /* "Is X" after "Is Y" (one word each) this close: UPDATE */
 #define LFACTS_SAME_SIM       0.97 /* a fact this close to a memory says nothing new: NONE */
 
 struct lfacts_list {

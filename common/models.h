@@ -2,8 +2,10 @@
  * models: the two model capabilities memworker needs, behind one interface:
  * embeddings, and chat completions for extraction/decision. MEM0_MODELS
  * picks the implementation: openai/azure go through the non-blocking HTTP
- * client (llm.c); local runs in-process (issue 5). Both daemons call only
- * this, on their event loop.
+ * client (llm.c); local runs in-process: lembed's mapped word vectors for
+ * embeddings, llocal's rules answering the same JSON prompt contract for
+ * chat (the system prompt is not read). Both daemons call only this, on
+ * their event loop.
  *
  * Callbacks fire exactly once, never inside the call; buffers passed to them
  * are borrowed until they return.

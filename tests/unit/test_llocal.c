@@ -58,6 +58,9 @@ static const struct drow drows[] = {
         {{"Likes tea", "Lives in Lisbon"}, {"Lives in Porto", "Lives in Madrid"}, "UPDATE 1 Lives in Madrid"},
         {{"Works as a nurse at Santa Maria hospital"}, {"Works as a teacher"}, "UPDATE 0 Works as a teacher"},
         /* UPDATE: the opposite statement about the same thing */
+        {{"Is vegetarian", "Likes tea"}, {"Is vegan"}, "UPDATE 0 Is vegan"},
+        {{"Is married"}, {"Is divorced"}, "UPDATE 0 Is divorced"},
+        {{"Is happy"}, {"Is tired"}, "ADD Is tired"},
         {{"Likes mushrooms"}, {"Does not like mushrooms"}, "UPDATE 0 Does not like mushrooms"},
         {{"Does not like mushrooms"}, {"Likes mushrooms"}, "UPDATE 0 Likes mushrooms"},
         {{"Can eat gluten", "Likes tea"}, {"Cannot eat gluten"}, "UPDATE 0 Cannot eat gluten"},
@@ -75,7 +78,9 @@ static const struct drow drows[] = {
         {{"Sister lives in Porto"}, {"Lives in Porto"}, "ADD Lives in Porto"},
         {{"Lives in Porto"}, {"No longer lives in Lisbon"}, "ADD No longer lives in Lisbon"},
         {{"Likes mushrooms"}, {"Does not like jazz"}, "ADD Does not like jazz"},
-        {{"Is going to Japan next month"}, {"Is going to the dentist tomorrow"}, "ADD Is going to the dentist tomorrow"},
+        {{"Is going to Japan next month"},
+         {"Is going to the dentist tomorrow"},
+         "ADD Is going to the dentist tomorrow"},
         {{NULL}, {"No longer likes tea"}, "ADD No longer likes tea"},
         /* facts of the same call reconcile with each other */
         {{NULL}, {"Likes tea", "Likes tea"}, "ADD Likes tea"},
