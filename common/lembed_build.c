@@ -350,9 +350,9 @@ struct wink {
 	long dims, norm_index, rank_index;
 };
 
-static bool read_vectors(struct jr *j, struct wink *wk, struct table *t, struct lembed_build_stats *st)
+static bool read_vectors_into(struct jr *j, struct wink *wk, struct table *t, struct lembed_build_stats *st,
+                              double *comp)
 {
-	static double comp[MAX_COMPONENTS];
 	char word[LEMBED_WORD_MAX + 1];
 	uint32_t order = 0;
 
@@ -412,6 +412,16 @@ static bool read_vectors(struct jr *j, struct wink *wk, struct table *t, struct 
 		}
 		return expect(j, '}');
 	}
+}
+
+/* The "vectors" object; comp is scratch for one row's components. */
+static bool read_vectors(struct jr *j, struct wink *wk, struct table *t, struct lembed_build_stats *st)
+{
+	double *comp = mw_calloc(MAX_COMPONENTS, sizeof(double));
+	bool ok = read_vectors_into(j, wk, t, st, comp);
+
+	free(comp);
+	return ok;
 }
 
 static bool read_package(struct jr *j, struct table *t, struct lembed_build_stats *st)
