@@ -165,6 +165,17 @@ search() {
 	fi
 }
 
+# The best memory for a query, as text.
+top_result() {
+	if [ "$SEARCH" -eq 1 ]; then
+		"$MEMCTL" search --json --user "$1" --limit 1 "$2" | sed -n 's/.*"memory": *"\([^"]*\)".*/\1/p' | head -n 1
+	else
+		local mems=()
+		mapfile -t mems < <(memories_of "$1")
+		"$MEMCTL" local-model similar "$2" "${mems[@]}" | head -n 1 | cut -c8-
+	fi
+}
+
 demo() {
 	local name user id
 	log "demo: feeding scripts/demo/conversation.jsonl (two users, five sessions)"
@@ -191,7 +202,7 @@ demo() {
 	id=$(psql_run -d "$DB" -qAtc "SELECT id FROM mem0_memories WHERE user_id = 1 AND memory = 'Lives in Porto'")
 	printf '\n== history of user 1 memory %s (Lives in ...)\n' "${id:-?}"
 	if has_cmd history && [ -n "$id" ]; then
-		"$MEMCTL" history --user 1 "$id" | sed 's/^/  /'
+		"$MEMCTL" history "$id" --user 1 | sed 's/^/  /'
 	elif [ -n "$id" ]; then
 		psql_run -d "$DB" -qAt -F ' | ' -c "SELECT to_char(created_at, 'HH24:MI:SS.MS'), action,
 			coalesce(previous_content, '-'), coalesce(new_content, '-')
@@ -206,7 +217,7 @@ demo() {
 	memories_of 1 | grep -qx 'Lives in Lisbon' && { log "demo: 'Lives in Lisbon' was not updated"; return 1; }
 	memories_of 1 | grep -qx 'Is vegetarian' && { log "demo: 'Is vegetarian' was not deleted"; return 1; }
 	memories_of 2 | grep -qx 'Works as a teacher' || { log "demo: 'Works as a teacher' missing"; return 1; }
-	search 1 "What movies do I like?" | sed -n 2p | grep -q 'Loves sci-fi films' ||
+	[ "$(top_result 1 "What movies do I like?")" = "Loves sci-fi films" ] ||
 		{ log "demo: 'What movies do I like?' did not find 'Loves sci-fi films' first"; return 1; }
 	awk '/^VmRSS|^RssFile|^RssAnon/ { printf "%s %.1f MB  ", $1, $2 / 1024 } END { print "" }' "/proc/$WORKER/status" |
 		sed 's/^/memworker resident memory: /'
