@@ -38,12 +38,39 @@ static const char *const markers[] = {
 
 /* Said before the subject ("by the way, I ..."), several words long. */
 static const char *const marker_phrases[] = {
-        "by the way",     "just so you know", "for what it's worth",
-        "for the record", "you know",         "to be honest",
-        "fun fact",       "good morning",     "good evening",
-        "good afternoon", "these days",       "at the moment",
-        "right now",      "as of now",        "oh and",
-        "and also",       "in fact",          NULL,
+        "by the way",
+        "just so you know",
+        "for what it's worth",
+        "for the record",
+        "you know",
+        "to be honest",
+        "fun fact",
+        "good morning",
+        "good evening",
+        "good afternoon",
+        "these days",
+        "at the moment",
+        "right now",
+        "as of now",
+        "oh and",
+        "and also",
+        "in fact",
+        /* asked to remember: what follows is the fact */
+        "please remember that",
+        "please remember",
+        "remember that",
+        "please note that",
+        "note that",
+        "keep in mind that",
+        "please keep in mind that",
+        "don't forget that",
+        "do not forget that",
+        "for context",
+        "for your information",
+        "just to let you know",
+        "just letting you know",
+        "just fyi",
+        NULL,
 };
 
 /* Adverbs between "I" and the verb that add nothing to a memory. */
@@ -882,6 +909,17 @@ static char *rule_am(const struct clause *c, int i)
 	if (strcmp(c->w[i].lw, "no") == 0 && i + 1 < c->n && strcmp(c->w[i + 1].lw, "longer") == 0) {
 		fact_start(&f, "Is no longer");
 		fact_rest(&f, c, i + 2, c->n);
+		return fact_finish(&f);
+	}
+	/* "trying to lose weight": a goal; "trying to understand this": a question in disguise */
+	if (i + 2 < c->n && strcmp(c->w[i].lw, "trying") == 0 && strcmp(c->w[i + 1].lw, "to") == 0 &&
+	    !in_list(talk_verbs, c->w[i + 2].lw) &&
+	    !in_list((const char *const[]){"figure", "find", "fix", "decide", "solve", "make", "get", "write", "debug",
+	                                   "install", "run", "use", "do", NULL},
+	             c->w[i + 2].lw) &&
+	    !span_is(c, i + 3, c->n, pronoun_objects)) {
+		fact_start(&f, "Is");
+		fact_rest(&f, c, i, c->n);
 		return fact_finish(&f);
 	}
 	if (span_starts(c, i, small_talk) &&
