@@ -3,7 +3,6 @@
  */
 #include "workerenv.h"
 
-#include "migrate.h"
 #include "mockllm.h"
 #include "testenv.h"
 
@@ -29,19 +28,23 @@ static void load_sql(PGconn *pg, const char *name)
 
 void wenv_setup(struct wenv *w, bool chat_app_schema)
 {
-	struct migrate_opts o = { .embedding_dims = WENV_DIMS };
-	struct migrate_result res;
+	enum senv_kind kind = senv_kind_from_env();
 	char name[64];
 
 	tenv_require_servers();
 	memset(w, 0, sizeof(*w));
-	w->pg = tenv_pg_new_db("wk", w->db);
+	cr_assert(!chat_app_schema || kind == SENV_PG, "the chat app's schema is PostgreSQL's");
+	senv_setup(&w->store, kind, "wk", WENV_DIMS, !chat_app_schema);
+	if (kind == SENV_PG) {
+		w->pg = w->store.pg;
+		snprintf(w->db, sizeof(w->db), "%s", w->store.db);
+	}
 	if (chat_app_schema) {
 		load_sql(w->pg, "chatapp_001_users.sql");
 		/* the chat app's 002 at the test's dimension */
 		PQclear(tenv_pg_exec(w->pg, "CREATE EXTENSION IF NOT EXISTS vector"));
+		senv_migrate(&w->store);
 	}
-	cr_assert_eq(migrate_run(w->pg, &o, &res), 0, "migrate: %s", res.errstr);
 	if (chat_app_schema)
 		PQclear(tenv_pg_exec(w->pg, "ALTER TABLE mem0_memories ADD CONSTRAINT mem0_memories_user_id_fkey "
 					    "FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE"));
@@ -63,10 +66,6 @@ int wenv_start_worker(struct wenv *w)
 	int n = 0, i;
 
 	cr_assert(w->nworkers < WENV_MAX_WORKERS);
-	snprintf(e[n++], sizeof(e[0]), "POSTGRES_HOST=127.0.0.1");
-	snprintf(e[n++], sizeof(e[0]), "POSTGRES_PORT=%d", tenv_pg_port());
-	snprintf(e[n++], sizeof(e[0]), "POSTGRES_USER=postgres");
-	snprintf(e[n++], sizeof(e[0]), "POSTGRES_DB=%s", w->db);
 	snprintf(e[n++], sizeof(e[0]), "REDIS_URL=redis://127.0.0.1:%d", tenv_redis_port());
 	snprintf(e[n++], sizeof(e[0]), "MEM0_STREAM=%s", w->stream);
 	snprintf(e[n++], sizeof(e[0]), "MEM0_MODELS=openai");
@@ -78,6 +77,8 @@ int wenv_start_worker(struct wenv *w)
 	snprintf(e[n++], sizeof(e[0]), "MEM0_LOG_LEVEL=debug");
 	for (i = 0; i < n; i++)
 		env[i] = e[i];
+	for (i = 0; i < w->store.nenv; i++)
+		env[n++] = w->store.env[i];
 	for (i = 0; w->extra_env[i]; i++)
 		env[n++] = (char *)w->extra_env[i];
 	env[n] = NULL;
@@ -105,10 +106,12 @@ void wenv_teardown(struct wenv *w)
 			wenv_stop_worker(w, i, SIGTERM);
 	if (w->mock)
 		mockllm_stop(w->mock);
+	w->mock = NULL;
 	if (w->redis)
 		redisFree(w->redis);
-	if (w->pg)
-		PQfinish(w->pg);
+	w->redis = NULL;
+	senv_teardown(&w->store);
+	w->pg = NULL;
 }
 
 char *wenv_xadd(struct wenv *w, ...)
@@ -189,7 +192,7 @@ void wenv_wait_idle(struct wenv *w, int timeout_ms)
 
 long long wenv_count(struct wenv *w, const char *sql)
 {
-	return tenv_pg_count(w->pg, sql);
+	return senv_count(&w->store, sql);
 }
 
 char *wenv_log(struct wenv *w)

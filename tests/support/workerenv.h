@@ -1,11 +1,14 @@
 /*
- * workerenv: one memworker under test: its own database (migrated), its own
- * mock LLM, its own stream names on the shared Redis, and the real
- * memworker binary started as a process. Blocking helpers for the test
- * side: XADD entries, wait until the group has acked everything, read rows.
+ * workerenv: one memworker under test: its own store (a migrated database,
+ * or a SQLite file when MW_TEST_STORE=sqlite: see storeenv.h), its own mock
+ * LLM, its own stream names on the shared Redis, and the real memworker
+ * binary started as a process. Blocking helpers for the test side: XADD
+ * entries, wait until the group has acked everything, read rows.
  */
 #ifndef MW_WORKERENV_H
 #define MW_WORKERENV_H
+
+#include "storeenv.h"
 
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
@@ -18,10 +21,11 @@ struct mockllm;
 #define WENV_MAX_WORKERS 4
 
 struct wenv {
-	char db[64];
+	struct senv store;		/* the store the workers use */
+	char db[64];			/* PostgreSQL only: store.db */
 	char stream[96];
 	char dlq[100];
-	PGconn *pg;
+	PGconn *pg;			/* PostgreSQL only: store.pg, else NULL */
 	redisContext *redis;
 	struct mockllm *mock;
 	pid_t workers[WENV_MAX_WORKERS];
@@ -30,7 +34,10 @@ struct wenv {
 	const char *extra_env[16];	/* NAME=VALUE for the workers, NULL-terminated */
 };
 
-/* Creates the database (migrated, optionally with the chat app's schema first), mock and names. */
+/*
+ * Creates the store (MW_TEST_STORE; the chat app's schema first, for
+ * PostgreSQL only), mock and names.
+ */
 void wenv_setup(struct wenv *w, bool chat_app_schema);
 /* Starts one more memworker; returns its index. */
 int wenv_start_worker(struct wenv *w);
@@ -45,6 +52,7 @@ char *wenv_exchange(struct wenv *w, int user, const char *session, const char *m
 		    const char *assistant_text);
 /* Waits until the group has read every entry and none is pending; asserts within timeout_ms. */
 void wenv_wait_idle(struct wenv *w, int timeout_ms);
+/* senv_count on the workers' store: keep the SQL portable (storeenv.h). */
 long long wenv_count(struct wenv *w, const char *sql);
 /* The worker's log so far (malloc'd). */
 char *wenv_log(struct wenv *w);
