@@ -68,7 +68,7 @@ static const char schema_v1[] =
         " previous_content TEXT,"
         " new_content TEXT,"
         " metadata TEXT,"
-        " created_at TEXT NOT NULL);"
+        " created_at TEXT);" /* NULL: unknown, as PostgreSQL allows (old Mem0 deletions) */
         "CREATE INDEX mem0_history_user_memory_idx ON mem0_history (user_id, memory_id, id);"
         "CREATE TABLE mem0_metadata ("
         " id INTEGER PRIMARY KEY AUTOINCREMENT,"

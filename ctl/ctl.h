@@ -17,6 +17,8 @@ struct ctl_cmd {
 
 int ctl_migrate(const struct cfg *cfg, int argc, char **argv);
 int ctl_config(const struct cfg *cfg, int argc, char **argv);
+int ctl_export(const struct cfg *cfg, int argc, char **argv);	/* cmd_move.c */
+int ctl_import(const struct cfg *cfg, int argc, char **argv);
 
 /* A blocking connection to the configured PostgreSQL, or NULL with a line on stderr. */
 PGconn *ctl_pg_connect(const struct cfg *cfg);

@@ -14,6 +14,8 @@
 static const struct ctl_cmd commands[] = {
 	{ "migrate", ctl_migrate, "apply pending schema migrations (idempotent)" },
 	{ "config", ctl_config, "print the effective configuration, secrets masked" },
+	{ "export", ctl_export, "copy the configured store to another: --to sqlite:PATH|postgres (idempotent)" },
+	{ "import", ctl_import, "copy a store in: --from sqlite:PATH|postgres, or --mem0-sqlite DIR (old Mem0 data)" },
 };
 
 static void usage(FILE *out)

@@ -103,6 +103,17 @@ void senv_setup(struct senv *s, enum senv_kind kind, const char *prefix, int dim
 	}
 }
 
+void senv_attach_sqlite(struct senv *s, const char *path, int dims)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = SENV_SQLITE;
+	s->dims = dims;
+	snprintf(s->sqlite_path, sizeof(s->sqlite_path), "%s", path);
+	s->sqlite = senv_sqlite_open(path);
+	add_env(s, "MEM0_PROVIDER", "memory");
+	add_env(s, "MEM0_SQLITE_PATH", s->sqlite_path);
+}
+
 void senv_teardown(struct senv *s)
 {
 	if (s->pg)

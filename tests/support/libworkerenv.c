@@ -28,7 +28,11 @@ static void load_sql(PGconn *pg, const char *name)
 
 void wenv_setup(struct wenv *w, bool chat_app_schema)
 {
-	enum senv_kind kind = senv_kind_from_env();
+	wenv_setup_kind(w, senv_kind_from_env(), chat_app_schema);
+}
+
+void wenv_setup_kind(struct wenv *w, enum senv_kind kind, bool chat_app_schema)
+{
 	char name[64];
 
 	tenv_require_servers();
@@ -63,7 +67,7 @@ int wenv_start_worker(struct wenv *w)
 	char bin[512], e[16][160];
 	char *env[40];
 	char *argv[] = { (char *)tenv_bin("memworker", bin, sizeof(bin)), NULL };
-	int n = 0, i;
+	int n = 0, i, k = 0;
 
 	cr_assert(w->nworkers < WENV_MAX_WORKERS);
 	snprintf(e[n++], sizeof(e[0]), "REDIS_URL=redis://127.0.0.1:%d", tenv_redis_port());
@@ -75,13 +79,14 @@ int wenv_start_worker(struct wenv *w)
 	snprintf(e[n++], sizeof(e[0]), "MEM0_BATCH_WINDOW_MS=30");
 	snprintf(e[n++], sizeof(e[0]), "MEM0_BLOCK_MS=200");
 	snprintf(e[n++], sizeof(e[0]), "MEM0_LOG_LEVEL=debug");
-	for (i = 0; i < n; i++)
-		env[i] = e[i];
-	for (i = 0; i < w->store.nenv; i++)
-		env[n++] = w->store.env[i];
+	/* getenv finds the first of two entries of one name: the test's own come first */
 	for (i = 0; w->extra_env[i]; i++)
-		env[n++] = (char *)w->extra_env[i];
-	env[n] = NULL;
+		env[k++] = (char *)w->extra_env[i];
+	for (i = 0; i < w->store.nenv; i++)
+		env[k++] = w->store.env[i];
+	for (i = 0; i < n; i++)
+		env[k++] = e[i];
+	env[k] = NULL;
 	w->workers[w->nworkers] = tenv_spawn(argv, env, w->log_path);
 	return w->nworkers++;
 }

@@ -44,6 +44,8 @@ const char *senv_kind_name(enum senv_kind kind);
  */
 void senv_setup(struct senv *s, enum senv_kind kind, const char *prefix, int dims, bool migrate);
 void senv_migrate(struct senv *s);
+/* A SQLite store file that exists already (made by someone else), as a senv. */
+void senv_attach_sqlite(struct senv *s, const char *path, int dims);
 void senv_teardown(struct senv *s);
 bool senv_is_pg(const struct senv *s);
 

@@ -31,7 +31,7 @@ struct wenv {
 	pid_t workers[WENV_MAX_WORKERS];
 	int nworkers;
 	char log_path[256];
-	const char *extra_env[16];	/* NAME=VALUE for the workers, NULL-terminated */
+	const char *extra_env[16];	/* NAME=VALUE for the workers, NULL-terminated; wins over the rest */
 };
 
 /*
@@ -39,6 +39,8 @@ struct wenv {
  * PostgreSQL only), mock and names.
  */
 void wenv_setup(struct wenv *w, bool chat_app_schema);
+/* The same on the store of this kind, whatever MW_TEST_STORE says. */
+void wenv_setup_kind(struct wenv *w, enum senv_kind kind, bool chat_app_schema);
 /* Starts one more memworker; returns its index. */
 int wenv_start_worker(struct wenv *w);
 /* Stops worker i with sig; returns its exit status (-1: had to be killed). */
