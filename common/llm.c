@@ -12,7 +12,9 @@
  */
 #include "llm.h"
 
+#include "b64.h"
 #include "log.h"
+#include "vec.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -86,6 +88,8 @@ struct llm {
 	char *model[LLM_OP_COUNT];
 	char *api_key; /* kept only to scrub it from server text */
 	int embedding_dims;
+	bool send_dimensions;
+	bool embedding_base64;
 	int timeout_ms, max_retries, max_inflight, backoff_base_ms, backoff_max_ms;
 	struct llm_req_list queue, running;
 	size_t n_queued, n_running;
@@ -345,11 +349,11 @@ static long retry_after_ms(CURL *e)
 	}
 	if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
 		char *end;
-		long v = strtol(h->value, &end, 10);
+		double v = strtod(h->value, &end);
 		long from_header = -1;
 
-		if (end != h->value && *end == '\0' && v >= 0 && v < 1000000) {
-			from_header = v * 1000;
+		if (end != h->value && *end == '\0' && v >= 0 && v < 1e6) {
+			from_header = (long)(v * 1000);
 		} else {
 			time_t when = curl_getdate(h->value, NULL);
 
@@ -425,6 +429,30 @@ static enum llm_verdict deliver_chat(struct llm_req *req, json_t *root)
 	return LLM_DELIVERED;
 }
 
+
+/*
+ * The first vector fixes the dimension (and allocates the n rows); later ones
+ * must match. A size other than the configured one is permanent: no retry
+ * changes the model's dimension.
+ */
+static int embed_dims_check(struct llm_req *req, int *dims, size_t d, int n, float **vecs, enum llm_verdict *v)
+{
+	if (*dims == 0) {
+		*dims = (int)d;
+		if (req->llm->embedding_dims > 0 && *dims != req->llm->embedding_dims) {
+			snprintf(req->last_err, sizeof(req->last_err), "got %d-dimensional vectors, configured for %d",
+			         *dims, req->llm->embedding_dims);
+			*v = LLM_PERMANENT;
+			return -1;
+		}
+		*vecs = mw_malloc((size_t)n * d * sizeof(**vecs));
+	} else if ((int)d != *dims) {
+		snprintf(req->last_err, sizeof(req->last_err), "vectors of %d and %zu dimensions", *dims, d);
+		return -1;
+	}
+	return 0;
+}
+
 static enum llm_verdict deliver_embed(struct llm_req *req, json_t *root)
 {
 	struct llm *llm = req->llm;
@@ -452,26 +480,40 @@ static enum llm_verdict deliver_embed(struct llm_req *req, json_t *root)
 			goto fail;
 		}
 		seen[at] = true;
+		if (json_is_string(emb)) {
+			/* encoding_format "base64": little-endian float32 bytes */
+			size_t blen = 0;
+			unsigned char *raw = b64_decode(json_string_value(emb), json_string_length(emb), &blen);
+
+			if (!raw || blen == 0 || blen % 4 != 0 || blen / 4 > 65536) {
+				free(raw);
+				snprintf(req->last_err, sizeof(req->last_err), "data[%d].embedding is not base64 float32", i);
+				goto fail;
+			}
+			d = blen / 4;
+			if (embed_dims_check(req, &dims, d, n, &vecs, &v) < 0) {
+				free(raw);
+				goto fail;
+			}
+			vec_from_le_blob(raw, (int)d, vecs + (size_t)at * d);
+			free(raw);
+			for (k = 0; k < d; k++) {
+				if (!isfinite(vecs[(size_t)at * d + k])) {
+					snprintf(req->last_err, sizeof(req->last_err),
+					         "data[%d].embedding[%zu] is not a finite number", i, k);
+					goto fail;
+				}
+			}
+			continue;
+		}
 		if (!json_is_array(emb) || json_array_size(emb) == 0 || json_array_size(emb) > 65536) {
 			snprintf(req->last_err, sizeof(req->last_err), "data[%d].embedding is not an array of floats",
 			         i);
 			goto fail;
 		}
 		d = json_array_size(emb);
-		if (dims == 0) {
-			dims = (int)d;
-			if (llm->embedding_dims > 0 && dims != llm->embedding_dims) {
-				/* a model or deployment of another size: no retry fixes that */
-				snprintf(req->last_err, sizeof(req->last_err),
-				         "got %d-dimensional vectors, configured for %d", dims, llm->embedding_dims);
-				v = LLM_PERMANENT;
-				goto fail;
-			}
-			vecs = mw_malloc((size_t)n * d * sizeof(*vecs));
-		} else if ((int)d != dims) {
-			snprintf(req->last_err, sizeof(req->last_err), "vectors of %d and %zu dimensions", dims, d);
+		if (embed_dims_check(req, &dims, d, n, &vecs, &v) < 0)
 			goto fail;
-		}
 		for (k = 0; k < d; k++) {
 			json_t *x = json_array_get(emb, k);
 			float f = (float)json_number_value(x);
@@ -673,6 +715,11 @@ static int llm_on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void 
 			sock_free(s);
 		return 0;
 	}
+	if (what == CURL_POLL_NONE) {
+		if (s)
+			event_del(s->ev);
+		return 0;
+	}
 	if (what & CURL_POLL_IN)
 		kind |= EV_READ;
 	if (what & CURL_POLL_OUT)
@@ -823,6 +870,8 @@ struct llm *llm_new(struct event_base *base, const struct llm_opts *opts)
 	char *auth = NULL;
 	int op;
 
+	if (!base || !opts)
+		return NULL;
 	if (opts->flavor == LLM_AZURE) {
 		if (empty(opts->azure_endpoint) || empty(opts->azure_api_version)) {
 			log_error("llm: Azure needs an endpoint and an API version");
@@ -847,6 +896,8 @@ struct llm *llm_new(struct event_base *base, const struct llm_opts *opts)
 	TAILQ_INIT(&llm->running);
 	LIST_INIT(&llm->socks);
 	llm->embedding_dims = opts->embedding_dims > 0 ? opts->embedding_dims : 0;
+	llm->send_dimensions = llm->embedding_dims > 0 && !opts->omit_dimensions;
+	llm->embedding_base64 = opts->embedding_base64;
 	llm->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : LLM_DEFAULT_TIMEOUT_MS;
 	llm->max_retries = opts->max_retries > 0 ? opts->max_retries : 0;
 	llm->max_inflight = opts->max_inflight > 0 ? opts->max_inflight : LLM_DEFAULT_INFLIGHT;
@@ -1058,8 +1109,10 @@ int llm_embed(struct llm *llm, const char *const *texts, int n, llm_embed_cb cb,
 	}
 	if (llm->model[LLM_OP_EMBED])
 		json_object_set_new(root, "model", json_string(llm->model[LLM_OP_EMBED]));
-	if (llm->embedding_dims > 0)
+	if (llm->send_dimensions)
 		json_object_set_new(root, "dimensions", json_integer(llm->embedding_dims));
+	if (llm->embedding_base64)
+		json_object_set_new(root, "encoding_format", json_string("base64"));
 	body = json_dumps(root, JSON_COMPACT);
 	if (!body)
 		goto fail;

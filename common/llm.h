@@ -6,10 +6,12 @@
  * per curl socket, one timer for curl's timeouts, no threads, no blocking
  * call. The client owns its curl handles, a FIFO of waiting requests and the
  * request bodies; a cap on requests in flight queues the rest. Transient
- * failures (timeouts, connection errors, HTTP 429/5xx, a 200 whose body is
- * not the expected shape) are retried with capped exponential backoff and
- * full jitter, honouring Retry-After. The API key goes into one header and
- * nowhere else: never into a log line or an errstr.
+ * failures (timeouts, connection errors, HTTP 408/429/5xx, a 2xx whose body
+ * is not the expected shape) are retried with capped exponential backoff and
+ * full jitter, honouring Retry-After (seconds or HTTP-date) and
+ * retry-after-ms when they ask for longer, up to 60 s (or backoff_max_ms).
+ * Other 4xx fail at once. The API key goes into one header and nowhere
+ * else: never into a log line or an errstr, even when a server echoes it.
  */
 #ifndef MW_LLM_H
 #define MW_LLM_H
@@ -29,8 +31,12 @@ struct llm_opts {
 	const char *api_key;
 	const char *chat_model; /* "model" field; may be NULL for Azure */
 	const char *embed_model;
-	/* > 0: sent as "dimensions"; vectors of any other length fail the request */
+	/* > 0: sent as "dimensions" (both flavours, as Mem0 does); other lengths fail the request */
 	int embedding_dims;
+	/* true: check embedding_dims but never send "dimensions" (servers that reject it) */
+	bool omit_dimensions;
+	/* ask for encoding_format "base64" (float32 bytes); array replies are still read */
+	bool embedding_base64;
 	/* Azure: POST {azure_endpoint}/openai/deployments/{deployment}/chat/completions?api-version=V */
 	const char *azure_endpoint;
 	const char *azure_api_version;

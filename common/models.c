@@ -41,6 +41,7 @@ struct models *models_new(struct event_base *base, const struct cfg *cfg, char *
 	o.chat_model = cfg->llm_model;
 	o.embed_model = cfg->embedding_model;
 	o.embedding_dims = cfg->embedding_dims;
+	o.embedding_base64 = cfg->embedding_base64;
 	o.azure_endpoint = cfg->azure_endpoint;
 	o.azure_api_version = cfg->azure_api_version;
 	o.azure_chat_deployment = cfg->azure_llm_deployment;

@@ -54,6 +54,7 @@ struct app {
 	int held;			/* entries read and not yet acked or dead-lettered */
 	struct idset *held_ids;		/* their stream ids */
 	struct event *claim_timer;
+	struct event *beat_timer;
 	struct event *stop_timer;
 	long long drain_waited_ms;
 	struct app_stats stats;

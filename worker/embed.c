@@ -15,6 +15,12 @@
 #include <string.h>
 
 #define EMBED_WINDOW_US 2000	/* let batches finishing together share a request */
+/*
+ * At most this many embedding requests in flight: while they are, new
+ * inputs wait and go out together when one returns, so a slow model gets
+ * fewer, fuller requests instead of one per batch.
+ */
+#define EMBED_MAX_INFLIGHT 4
 
 struct emb_req {
 	struct emb_req *next;
@@ -67,6 +73,8 @@ static void chunk_done(void *arg, int status, const float *vecs, int n, int dims
 	int i, row = 0;
 
 	c->e->chunks_inflight--;
+	if (c->e->head && !evtimer_pending(c->e->flush_ev, NULL))
+		event_active(c->e->flush_ev, EV_TIMEOUT, 0);
 	for (i = 0; i < c->nseg; i++) {
 		struct emb_seg *s = &c->segs[i];
 		struct emb_req *r = s->req;
@@ -122,6 +130,8 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (e->chunks_inflight >= EMBED_MAX_INFLIGHT)
+		return;		/* chunk_done flushes when a slot frees */
 	r = e->head;
 	e->head = e->tail = NULL;
 	/* every request's chunk count is known before any chunk is sent */

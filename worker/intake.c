@@ -24,8 +24,7 @@ static void ensure_group(struct app *app);
 
 static int max_held(const struct app *app)
 {
-	int n = app->cfg->read_count * 4;
-	return n < 64 ? 64 : n;
+	return app->cfg->max_held;
 }
 
 /* One stream entry [id, [field, value, ...]]; deliveries from XPENDING (0 = fresh). */
@@ -279,6 +278,62 @@ static void claim_tick(evutil_socket_t fd, short what, void *arg)
 		app->claiming = true;
 }
 
+/* ---- heartbeat ---- */
+
+/*
+ * Entries we hold (a batch retrying through an outage, say) must not look
+ * idle to other replicas' reclaim: XCLAIM them to ourselves with JUSTID,
+ * which resets their idle time and does not count as a delivery.
+ */
+struct beat {
+	const char **argv;
+	int argc, cap;
+};
+
+static void beat_add(const char *id, void *arg)
+{
+	struct beat *b = arg;
+
+	if (b->argc == b->cap) {
+		b->cap *= 2;
+		b->argv = mw_realloc(b->argv, sizeof(char *) * (size_t)b->cap);
+	}
+	b->argv[b->argc++] = id;
+}
+
+static void heartbeat_done(void *arg, redisReply *reply, const char *errstr)
+{
+	(void)arg;
+	if (rcmd_is_error(reply))
+		log_warn("heartbeat XCLAIM: %s", reply ? reply->str : errstr);
+}
+
+static void heartbeat(struct app *app)
+{
+	struct beat b = { .cap = 64 };
+
+	if (idset_count(app->held_ids) == 0 || !app->group_ready)
+		return;
+	b.argv = mw_malloc(sizeof(char *) * (size_t)b.cap);
+	beat_add("XCLAIM", &b);
+	beat_add(app->cfg->stream, &b);
+	beat_add(app->cfg->group, &b);
+	beat_add(app->cfg->consumer, &b);
+	beat_add("0", &b);
+	idset_each(app->held_ids, beat_add, &b);
+	beat_add("JUSTID", &b);
+	if (rcmd_command(app->rcmd, b.argc, b.argv, NULL, heartbeat_done, app) < 0)
+		log_debug("heartbeat skipped: Redis not connected");
+	free(b.argv);
+}
+
+static void beat_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	heartbeat(arg);
+}
+
 void intake_start(struct app *app)
 {
 	int ms = app->cfg->claim_idle_ms / 2;
@@ -292,4 +347,10 @@ void intake_start(struct app *app)
 	tv.tv_usec = (ms % 1000) * 1000;
 	app->claim_timer = event_new(app->base, -1, EV_PERSIST, claim_tick, app);
 	event_add(app->claim_timer, &tv);
+	/* three beats per idle period: a held entry never looks idle to others */
+	ms = app->cfg->claim_idle_ms / 3;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	app->beat_timer = event_new(app->base, -1, EV_PERSIST, beat_tick, app);
+	event_add(app->beat_timer, &tv);
 }

@@ -105,6 +105,27 @@ static int load_prompts(struct app *app, const struct cfg *cfg)
 	return 0;
 }
 
+static void idle_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static void idle_until_signal(void)
+{
+	struct event_base *base = event_base_new();
+	struct event *t = evsignal_new(base, SIGTERM, idle_signal, base);
+	struct event *i = evsignal_new(base, SIGINT, idle_signal, base);
+
+	event_add(t, NULL);
+	event_add(i, NULL);
+	event_base_dispatch(base);
+	event_free(t);
+	event_free(i);
+	event_base_free(base);
+}
+
 static void drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct app *app = arg;
@@ -158,7 +179,9 @@ int main(int argc, char **argv)
 		goto out_cfg;
 	}
 	if (!cfg.enabled) {
-		log_info("MEM0_ENABLED=false: nothing to do");
+		/* idle rather than exit, so a supervisor does not restart us in a loop */
+		log_info("MEM0_ENABLED=false: idle until SIGTERM");
+		idle_until_signal();
 		rc = 0;
 		goto out_cfg;
 	}
@@ -223,6 +246,8 @@ out:
 		event_free(app.stop_timer);
 	if (app.claim_timer)
 		event_free(app.claim_timer);
+	if (app.beat_timer)
+		event_free(app.beat_timer);
 	rcmd_free(app.rread);
 	store_free(app.store);
 	models_free(app.models);

@@ -339,6 +339,33 @@ Test(llm, wrong_dims_fail_without_retry, .timeout = 30)
 	cr_expect_eq(mockllm_stop(m), 0);
 }
 
+Test(llm, omit_dimensions, .timeout = 30)
+{
+	struct mockllm *m = mockllm_start(DIMS); /* the server's own size is the configured one */
+	struct llm_opts o = opts_for(m);
+	struct event_base *base = event_base_new();
+	struct llm *llm;
+	const char *texts[] = {"hello"};
+	struct embed_res r = {0};
+	int done = 0;
+	json_t *reqs;
+
+	o.omit_dimensions = true;
+	llm = llm_new(base, &o);
+	r.done = &done;
+	cr_assert_eq(llm_embed(llm, texts, 1, on_embed, &r), 0);
+	cr_assert(run_until(base, &done, 1, 10000));
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect_eq(r.dims, DIMS);
+	reqs = mockllm_requests(m);
+	cr_expect_null(json_object_get(json_object_get(json_array_get(reqs, 0), "body"), "dimensions"));
+	json_decref(reqs);
+	llm_free(llm);
+	event_base_free(base);
+	free(r.vecs);
+	cr_expect_eq(mockllm_stop(m), 0);
+}
+
 Test(llm, retry_429_honours_retry_after, .timeout = 30)
 {
 	struct mockllm *m = mockllm_start(0);

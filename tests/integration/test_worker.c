@@ -348,9 +348,19 @@ Test(worker, sigterm_drains_and_exits_zero)
 {
 	int i = wenv_start_worker(&w);
 
+	long long until = tenv_now_ms() + 20000, pending = 0;
+
 	mockllm_fault(w.mock, "{\"latency_ms\":300}");
 	free(wenv_exchange(&w, 16, "s", "d1", "I like kayaking.", NULL));
-	usleep(150000);
+	/* SIGTERM once the worker holds the entry (delivered, not acked) */
+	while (pending == 0 && tenv_now_ms() < until) {
+		redisReply *r = redisCommand(w.redis, "XPENDING %s memworker", w.stream);
+		pending = r && r->type == REDIS_REPLY_ARRAY ? r->element[0]->integer : 0;
+		freeReplyObject(r);
+		if (!pending)
+			usleep(10000);
+	}
+	cr_assert_gt(pending, 0, "the worker never took the entry");
 	cr_expect_eq(wenv_stop_worker(&w, i, SIGTERM), 0);
 	cr_expect_eq(count("SELECT count(*) FROM mem0_memories WHERE user_id = 16"), 1, "the batch in flight finished");
 }
@@ -470,4 +480,52 @@ Test(worker, two_workers_share_the_group)
 		cr_expect_eq(pids, 2, "only one replica applied anything");
 		free(log);
 	}
+}
+
+Test(worker, custom_prompt_files_are_sent)
+{
+	char path[] = "/tmp/mw-prompt-XXXXXX", env[64];
+	int fd = mkstemp(path);
+	const char *text = "CUSTOM-FACT-PROMPT: extract facts as JSON {\"facts\": [...]} ({today}).";
+	json_t *reqs;
+	size_t i;
+	bool seen = false;
+
+	cr_assert(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	snprintf(env, sizeof(env), "MEM0_FACT_PROMPT_FILE=%s", path);
+	w.extra_env[0] = env;
+	w.extra_env[1] = "MEM0_PIPELINE=two-pass";
+	wenv_start_worker(&w);
+	free(wenv_exchange(&w, 20, "s", "p1", "I like kites.", NULL));
+	wenv_wait_idle(&w, IDLE_MS);
+	reqs = mockllm_requests(w.mock);
+	for (i = 0; i < json_array_size(reqs); i++) {
+		json_t *msgs = json_object_get(json_object_get(json_array_get(reqs, i), "body"), "messages");
+		const char *sys = json_string_value(json_object_get(json_array_get(msgs, 0), "content"));
+		if (sys && strstr(sys, "CUSTOM-FACT-PROMPT") && !strstr(sys, "{today}"))
+			seen = true;
+	}
+	json_decref(reqs);
+	unlink(path);
+	cr_expect(seen, "the custom fact prompt (with {today} filled in) never reached the model");
+	cr_expect_eq(count("SELECT count(*) FROM mem0_memories WHERE user_id = 20 AND memory = 'Likes kites'"), 1);
+}
+
+Test(worker, bad_prompt_file_fails_at_start_naming_the_variable)
+{
+	char bin[512], *out, *err;
+	char *argv[] = { (char *)tenv_bin("memworker", bin, sizeof(bin)), NULL };
+	char port[32], db[96], url[160];
+	char *env[] = { (char *)"MEM0_FACT_PROMPT_FILE=/nonexistent/prompt.txt", (char *)"MEM0_MODELS=openai",
+			(char *)"OPENAI_BASE_URL=http://127.0.0.1:1/v1", (char *)"MEM0_EMBEDDING_DIMS=64", port, db, url,
+			(char *)"POSTGRES_HOST=127.0.0.1", (char *)"POSTGRES_USER=postgres", NULL };
+
+	snprintf(port, sizeof(port), "POSTGRES_PORT=%d", tenv_pg_port());
+	snprintf(db, sizeof(db), "POSTGRES_DB=%s", w.db);
+	snprintf(url, sizeof(url), "REDIS_URL=redis://127.0.0.1:%d", tenv_redis_port());
+	cr_expect_eq(tenv_run(argv, env, &out, &err), 2);
+	cr_expect(strncmp(err, "MEM0_FACT_PROMPT_FILE:", 22) == 0, "%s", err);
+	free(out);
+	free(err);
 }

@@ -69,7 +69,26 @@ void senv_migrate(struct senv *s)
 	cr_assert_eq(migrate_run(s->pg, &o, &res), 0, "migrate: %s", res.errstr);
 }
 
+static PGconn *connect_db(int port, const char *db)
+{
+	char ports[16];
+	const char *keys[] = {"host", "port", "user", "dbname", NULL};
+	const char *vals[] = {"127.0.0.1", ports, "postgres", db, NULL};
+	PGconn *c;
+
+	snprintf(ports, sizeof(ports), "%d", port);
+	c = PQconnectdbParams(keys, vals, 0);
+	cr_assert(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	return c;
+}
+
 void senv_setup(struct senv *s, enum senv_kind kind, const char *prefix, int dims, bool migrate)
+{
+	senv_setup_on(s, kind, prefix, dims, migrate, 0);
+}
+
+void senv_setup_on(struct senv *s, enum senv_kind kind, const char *prefix, int dims, bool migrate, int pg_port)
 {
 	char port[16];
 
@@ -78,10 +97,22 @@ void senv_setup(struct senv *s, enum senv_kind kind, const char *prefix, int dim
 	s->kind = kind;
 	s->dims = dims;
 	if (kind == SENV_PG) {
-		s->pg = tenv_pg_new_db(prefix, s->db);
+		s->pg_port = pg_port ? pg_port : tenv_pg_port();
+		if (pg_port) {
+			PGconn *admin = connect_db(pg_port, "postgres");
+			char sql[128];
+
+			tenv_unique(prefix, s->db, sizeof(s->db));
+			snprintf(sql, sizeof(sql), "CREATE DATABASE %s", s->db);
+			PQclear(tenv_pg_exec(admin, sql));
+			PQfinish(admin);
+			s->pg = connect_db(pg_port, s->db);
+		} else {
+			s->pg = tenv_pg_new_db(prefix, s->db);
+		}
 		if (migrate)
 			senv_migrate(s);
-		snprintf(port, sizeof(port), "%d", tenv_pg_port());
+		snprintf(port, sizeof(port), "%d", s->pg_port);
 		add_env(s, "MEM0_PROVIDER", "pgvector");
 		add_env(s, "POSTGRES_HOST", "127.0.0.1");
 		add_env(s, "POSTGRES_PORT", port);

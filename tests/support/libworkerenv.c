@@ -26,19 +26,16 @@ static void load_sql(PGconn *pg, const char *name)
 	free(sql);
 }
 
-void wenv_setup(struct wenv *w, bool chat_app_schema)
-{
-	wenv_setup_kind(w, senv_kind_from_env(), chat_app_schema);
-}
-
-void wenv_setup_kind(struct wenv *w, enum senv_kind kind, bool chat_app_schema)
+static void setup(struct wenv *w, enum senv_kind kind, bool chat_app_schema, int pg_port, int redis_port)
 {
 	char name[64];
 
 	tenv_require_servers();
 	memset(w, 0, sizeof(*w));
+	w->pg_port = pg_port ? pg_port : tenv_pg_port();
+	w->redis_port = redis_port ? redis_port : tenv_redis_port();
 	cr_assert(!chat_app_schema || kind == SENV_PG, "the chat app's schema is PostgreSQL's");
-	senv_setup(&w->store, kind, "wk", WENV_DIMS, !chat_app_schema);
+	senv_setup_on(&w->store, kind, "wk", WENV_DIMS, !chat_app_schema, pg_port);
 	if (kind == SENV_PG) {
 		w->pg = w->store.pg;
 		snprintf(w->db, sizeof(w->db), "%s", w->store.db);
@@ -48,29 +45,43 @@ void wenv_setup_kind(struct wenv *w, enum senv_kind kind, bool chat_app_schema)
 		/* the chat app's 002 at the test's dimension */
 		PQclear(tenv_pg_exec(w->pg, "CREATE EXTENSION IF NOT EXISTS vector"));
 		senv_migrate(&w->store);
-	}
-	if (chat_app_schema)
 		PQclear(tenv_pg_exec(w->pg, "ALTER TABLE mem0_memories ADD CONSTRAINT mem0_memories_user_id_fkey "
-					    "FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE"));
+		                            "FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE"));
+	}
 	tenv_unique("s", name, sizeof(name));
 	snprintf(w->stream, sizeof(w->stream), "mw:%s", name);
 	snprintf(w->dlq, sizeof(w->dlq), "%s:dlq", w->stream);
-	snprintf(w->log_path, sizeof(w->log_path), "%s/worker-%s.log", getenv("MW_TEST_TMP") ? getenv("MW_TEST_TMP") : "/tmp",
-		 name);
-	w->redis = redisConnect("127.0.0.1", tenv_redis_port());
+	snprintf(w->log_path, sizeof(w->log_path), "%s/worker-%s.log",
+	         getenv("MW_TEST_TMP") ? getenv("MW_TEST_TMP") : "/tmp", name);
+	w->redis = redisConnect("127.0.0.1", w->redis_port);
 	cr_assert(w->redis && !w->redis->err, "redis connect");
 	w->mock = mockllm_start(WENV_DIMS);
+}
+
+void wenv_setup(struct wenv *w, bool chat_app_schema)
+{
+	setup(w, senv_kind_from_env(), chat_app_schema, 0, 0);
+}
+
+void wenv_setup_on(struct wenv *w, bool chat_app_schema, int pg_port, int redis_port)
+{
+	setup(w, pg_port ? SENV_PG : senv_kind_from_env(), chat_app_schema, pg_port, redis_port);
+}
+
+void wenv_setup_kind(struct wenv *w, enum senv_kind kind, bool chat_app_schema)
+{
+	setup(w, kind, chat_app_schema, 0, 0);
 }
 
 int wenv_start_worker(struct wenv *w)
 {
 	char bin[512], e[16][160];
 	char *env[40];
-	char *argv[] = { (char *)tenv_bin("memworker", bin, sizeof(bin)), NULL };
+	char *argv[] = {(char *)tenv_bin("memworker", bin, sizeof(bin)), NULL};
 	int n = 0, i, k = 0;
 
 	cr_assert(w->nworkers < WENV_MAX_WORKERS);
-	snprintf(e[n++], sizeof(e[0]), "REDIS_URL=redis://127.0.0.1:%d", tenv_redis_port());
+	snprintf(e[n++], sizeof(e[0]), "REDIS_URL=redis://127.0.0.1:%d", w->redis_port);
 	snprintf(e[n++], sizeof(e[0]), "MEM0_STREAM=%s", w->stream);
 	snprintf(e[n++], sizeof(e[0]), "MEM0_MODELS=openai");
 	snprintf(e[n++], sizeof(e[0]), "OPENAI_BASE_URL=%s", mockllm_base_url(w->mock));
@@ -143,7 +154,7 @@ char *wenv_xadd(struct wenv *w, ...)
 }
 
 char *wenv_exchange(struct wenv *w, int user, const char *session, const char *msg_id, const char *user_text,
-		    const char *assistant_text)
+                    const char *assistant_text)
 {
 	json_t *msgs = json_array();
 	char uid[24], *text, *id;
@@ -155,8 +166,8 @@ char *wenv_exchange(struct wenv *w, int user, const char *session, const char *m
 	json_decref(msgs);
 	snprintf(uid, sizeof(uid), "%d", user);
 	if (msg_id)
-		id = wenv_xadd(w, "user_db_id", uid, "session_id", session, "messages", text, "message_id", msg_id,
-			       "v", "1", NULL);
+		id = wenv_xadd(w, "user_db_id", uid, "session_id", session, "messages", text, "message_id", msg_id, "v",
+		               "1", NULL);
 	else
 		id = wenv_xadd(w, "user_db_id", uid, "session_id", session, "messages", text, NULL);
 	free(text);
@@ -169,7 +180,13 @@ void wenv_wait_idle(struct wenv *w, int timeout_ms)
 	long long pending = -1, lag = -1;
 
 	while (tenv_now_ms() < until) {
-		redisReply *r = redisCommand(w->redis, "XINFO GROUPS %s", w->stream);
+		redisReply *r;
+
+		if (w->redis->err) { /* Redis restarted under us */
+			redisFree(w->redis);
+			w->redis = redisConnect("127.0.0.1", w->redis_port);
+		}
+		r = redisCommand(w->redis, "XINFO GROUPS %s", w->stream);
 		size_t i, j;
 
 		pending = lag = -1;
@@ -179,8 +196,9 @@ void wenv_wait_idle(struct wenv *w, int timeout_ms)
 				if (strcmp(g->element[j]->str, "pending") == 0)
 					pending = g->element[j + 1]->integer;
 				if (strcmp(g->element[j]->str, "lag") == 0)
-					lag = g->element[j + 1]->type == REDIS_REPLY_INTEGER ? g->element[j + 1]->integer
-											     : -1;
+					lag = g->element[j + 1]->type == REDIS_REPLY_INTEGER
+					              ? g->element[j + 1]->integer
+					              : -1;
 			}
 		}
 		freeReplyObject(r);
@@ -190,14 +208,22 @@ void wenv_wait_idle(struct wenv *w, int timeout_ms)
 	}
 	{
 		char *log = wenv_log(w);
-		cr_assert_fail("worker not idle after %d ms (pending %lld, lag %lld); log tail:\n%s", timeout_ms, pending,
-			       lag, log ? (strlen(log) > 4000 ? log + strlen(log) - 4000 : log) : "(none)");
+		cr_assert_fail("worker not idle after %d ms (pending %lld, lag %lld); log tail:\n%s", timeout_ms,
+		               pending, lag, log ? (strlen(log) > 4000 ? log + strlen(log) - 4000 : log) : "(none)");
 	}
 }
 
 long long wenv_count(struct wenv *w, const char *sql)
 {
 	return senv_count(&w->store, sql);
+}
+
+/* Reconnects the test's own Redis connection (after a restart). */
+void wenv_redis_reconnect(struct wenv *w)
+{
+	redisFree(w->redis);
+	w->redis = redisConnect("127.0.0.1", w->redis_port);
+	cr_assert(w->redis && !w->redis->err, "redis reconnect");
 }
 
 char *wenv_log(struct wenv *w)

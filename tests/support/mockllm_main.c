@@ -9,7 +9,9 @@
  * fenced or chatty content ...). One libevent loop, single-threaded; latency is timers,
  * never sleep. Owns every request it has not answered yet (struct pending).
  */
+#include "b64.h"
 #include "log.h"
+#include "vec.h"
 
 #include <ctype.h>
 #include <event2/buffer.h>
@@ -458,7 +460,8 @@ static void add_hash(double *v, int dims, uint64_t h)
 }
 
 /* Word hashing: lowercase words minus stopwords, trailing "s" dropped; L2-normalised. */
-static json_t *embed_text(const char *text, int dims)
+/* b64: encoding_format "base64" asked for little-endian float32 bytes, as OpenAI sends. */
+static json_t *embed_text(const char *text, int dims, bool b64)
 {
 	double *v = mw_calloc((size_t)dims, sizeof(*v)), norm = 0;
 	char *lower = str_lower(text);
@@ -488,6 +491,23 @@ static json_t *embed_text(const char *text, int dims)
 	for (i = 0; i < dims; i++)
 		norm += v[i] * v[i];
 	norm = sqrt(norm);
+	if (b64) {
+		float *f = mw_malloc(sizeof(float) * (size_t)dims);
+		unsigned char *raw = mw_malloc(4 * (size_t)dims);
+		char *txt;
+
+		for (i = 0; i < dims; i++)
+			f[i] = (float)(norm > 0 ? v[i] / norm : 0);
+		vec_to_le_blob(f, dims, raw);
+		txt = b64_encode(raw, 4 * (size_t)dims);
+		arr = json_string(txt);
+		free(txt);
+		free(raw);
+		free(f);
+		free(v);
+		free(lower);
+		return arr;
+	}
 	arr = json_array();
 	for (i = 0; i < dims; i++)
 		json_array_append_new(arr, json_real(norm > 0 ? v[i] / norm : 0));
@@ -534,6 +554,7 @@ static void answer_embeddings(struct mock *mock, const json_t *body, const struc
 	json_t *input = json_object_get(body, "input"), *dimv = json_object_get(body, "dimensions");
 	json_t *data, *texts, *t;
 	int dims = mock->dims;
+	bool b64;
 	long tokens = 0;
 	size_t i, n;
 
@@ -541,6 +562,8 @@ static void answer_embeddings(struct mock *mock, const json_t *body, const struc
 		dims = (int)json_integer_value(dimv);
 	if (f && f->kind == FAULT_WRONG_DIMS)
 		dims++;
+	b64 = json_is_string(json_object_get(body, "encoding_format")) &&
+	      strcmp(json_string_value(json_object_get(body, "encoding_format")), "base64") == 0;
 	texts = json_is_string(input) ? json_pack("[O]", input) : json_incref(input);
 	if (!json_is_array(texts) || json_array_size(texts) == 0) {
 		json_decref(texts);
@@ -562,7 +585,7 @@ static void answer_embeddings(struct mock *mock, const json_t *body, const struc
 
 		tokens += rough_tokens(s);
 		json_array_append_new(data, json_pack("{s:s, s:i, s:o}", "object", "embedding", "index", (int)at,
-		                                      "embedding", embed_text(s, dims)));
+		                                      "embedding", embed_text(s, dims, b64)));
 	}
 	json_decref(texts);
 	reply_json(r, json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data", data, "model",
@@ -971,7 +994,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (++mock->outstanding > mock->max_concurrent)
 		mock->max_concurrent = mock->outstanding;
 
-	f = fault_take(mock, kind);
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_POST)
+		f = fault_take(mock, kind);
 	if (kind == MOCK_OTHER) {
 		reply_error(&r, 404, "invalid_request_error", "mock: unknown path");
 	} else if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {

@@ -26,6 +26,7 @@ struct senv {
 	enum senv_kind kind;
 	int dims;
 	char db[64];                 /* SENV_PG: the test's database */
+	int pg_port;                 /* SENV_PG: its server */
 	PGconn *pg;                  /* SENV_PG */
 	char sqlite_path[256];       /* SENV_SQLITE: the store file */
 	sqlite3 *sqlite;             /* SENV_SQLITE: the test's own connection */
@@ -43,6 +44,8 @@ const char *senv_kind_name(enum senv_kind kind);
  * senv_migrate); SENV_SQLITE a new file under MW_TEST_TMP with its schema.
  */
 void senv_setup(struct senv *s, enum senv_kind kind, const char *prefix, int dims, bool migrate);
+/* As senv_setup; SENV_PG on the PostgreSQL at pg_port (0: the shared one). */
+void senv_setup_on(struct senv *s, enum senv_kind kind, const char *prefix, int dims, bool migrate, int pg_port);
 void senv_migrate(struct senv *s);
 /* A SQLite store file that exists already (made by someone else), as a senv. */
 void senv_attach_sqlite(struct senv *s, const char *path, int dims);
