@@ -72,6 +72,8 @@ struct cfg {
 	int reply_ttl_ms;
 	bool hnsw;
 	char *metrics_addr;
+	int trim_keep_days;		/* 0 = the worker never trims */
+	int trim_interval_ms;
 	int log_level;			/* enum log_level */
 	int log_format;			/* enum log_format */
 };

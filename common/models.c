@@ -105,3 +105,8 @@ void models_free(struct models *m)
 	llm_free(m->llm);
 	free(m);
 }
+
+const struct llm_stats *models_llm_stats(const struct models *m, bool embed)
+{
+	return m && m->llm ? llm_stats(m->llm, embed ? LLM_OP_EMBED : LLM_OP_CHAT) : NULL;
+}

@@ -17,6 +17,7 @@
 struct cfg;
 struct event_base;
 struct models;
+struct llm_stats;
 
 /* vecs: n rows of dims floats, in input order. */
 typedef void (*models_embed_cb)(void *arg, int status, const float *vecs, int n, int dims, const char *errstr);
@@ -34,5 +35,7 @@ int models_dims(const struct models *m);
 int models_embed_batch_max(const struct models *m);
 /* Fails pending work (callbacks fire with status -1) and frees. */
 void models_free(struct models *m);
+/* The HTTP client's counters (metrics) for chat or embeddings; NULL when no HTTP client is used. */
+const struct llm_stats *models_llm_stats(const struct models *m, bool embed);
 
 #endif

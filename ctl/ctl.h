@@ -19,6 +19,11 @@ int ctl_migrate(const struct cfg *cfg, int argc, char **argv);
 int ctl_config(const struct cfg *cfg, int argc, char **argv);
 int ctl_export(const struct cfg *cfg, int argc, char **argv);	/* cmd_move.c */
 int ctl_import(const struct cfg *cfg, int argc, char **argv);
+/* issue 7: operations (cmd_replay.c, cmd_backfill.c, cmd_dlq.c, cmd_trim.c) */
+int ctl_replay(const struct cfg *cfg, int argc, char **argv);
+int ctl_backfill(const struct cfg *cfg, int argc, char **argv);
+int ctl_dlq(const struct cfg *cfg, int argc, char **argv);
+int ctl_trim(const struct cfg *cfg, int argc, char **argv);
 
 /* A blocking connection to the configured PostgreSQL, or NULL with a line on stderr. */
 PGconn *ctl_pg_connect(const struct cfg *cfg);

@@ -16,6 +16,10 @@ static const struct ctl_cmd commands[] = {
 	{ "config", ctl_config, "print the effective configuration, secrets masked" },
 	{ "export", ctl_export, "copy the configured store to another: --to sqlite:PATH|postgres (idempotent)" },
 	{ "import", ctl_import, "copy a store in: --from sqlite:PATH|postgres, or --mem0-sqlite DIR (old Mem0 data)" },
+	{ "replay", ctl_replay, "re-feed a range of a stream (--reprocess: derive memories again)" },
+	{ "backfill", ctl_backfill, "feed old chat history (--from-db or --file JSONL), resumable" },
+	{ "dlq", ctl_dlq, "dead letters: list, show, retry, drop" },
+	{ "trim", ctl_trim, "trim the ingest stream, keeping what a consumer group still needs" },
 };
 
 static void usage(FILE *out)

@@ -10,6 +10,7 @@
 #include "entry.h"
 #include "idset.h"
 #include "log.h"
+#include "wmetrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +39,13 @@ static void xack_done(void *arg, redisReply *reply, const char *errstr)
 {
 	struct ack_req *r = arg;
 
-	if (rcmd_is_error(reply))
+	if (rcmd_is_error(reply)) {
 		log_warn("XACK of %d entries failed (%s): they will be redelivered and skipped", r->n,
 			 reply ? reply->str : errstr);
-	else
+	} else {
 		r->app->stats.acked += r->n;
+		wm_entries_done(r->app->wm, r->entries, r->n);
+	}
 	release(r->app, r->entries, r->n);
 	free(r->entries);
 	free(r);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mhash.h"
 #include "models.h"
+#include "wmetrics.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -250,6 +251,7 @@ static void try_flush(struct user_queue *q)
 	q->inflight = b;
 	bt->inflight++;
 	app->stats.batches++;
+	wm_batch(app->wm, take);
 	/* what is left waits for its own window unless it is already a full batch */
 	q->due = q->npending >= app->cfg->batch_max;
 	if (q->npending && !q->due && !evtimer_pending(q->timer, NULL)) {
@@ -318,6 +320,22 @@ void batch_retry_later(struct batch *b, const char *why)
 
 /* ---- FILTER ---- */
 
+/*
+ * The same key twice in one batch (a client retry, a replayed range holding
+ * copies): the later copies are replays. Left live, both would go into the
+ * ingest log in one transaction, which the guard reads as a concurrent apply
+ * and rolls back, again and again.
+ */
+static bool key_live_earlier(const struct batch *b, int i)
+{
+	int j;
+
+	for (j = 0; j < i; j++)
+		if (!b->applied[j] && strcmp(b->entries[j]->message_key, b->entries[i]->message_key) == 0)
+			return true;
+	return false;
+}
+
 static void filter_done(void *arg, enum store_status st, const bool *seen, int n, const char *errstr)
 {
 	struct batch *b = arg;
@@ -330,11 +348,11 @@ static void filter_done(void *arg, enum store_status st, const bool *seen, int n
 	b->attempts = 0;
 	b->applied = mw_calloc((size_t)b->n, sizeof(bool));
 	for (i = 0; i < n && i < b->n; i++) {
-		b->applied[i] = seen[i];
-		if (seen[i]) {
+		b->applied[i] = seen[i] || key_live_earlier(b, i);
+		if (b->applied[i]) {
 			b->app->stats.replayed++;
-			ulog_info(b->user, b->entries[i]->stream_id, "message %s was applied before: skipped",
-				  b->entries[i]->message_key);
+			ulog_info(b->user, b->entries[i]->stream_id, "message %s was applied before%s: skipped",
+				  b->entries[i]->message_key, seen[i] ? "" : " (earlier in this batch)");
 		} else {
 			live++;
 		}

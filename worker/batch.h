@@ -64,6 +64,7 @@ struct batch {
 	bool cands_ready;		/* two-pass: candidates fetched for the facts */
 	struct prompt_action_list actions;
 	int llm_parse_failures;
+	double stage_t0;		/* model call or apply started (metrics) */
 
 	/* Changes to apply: texts owned here, vectors in newvecs. */
 	struct store_change *changes;

@@ -353,4 +353,5 @@ void intake_start(struct app *app)
 	tv.tv_usec = (ms % 1000) * 1000;
 	app->beat_timer = event_new(app->base, -1, EV_PERSIST, beat_tick, app);
 	event_add(app->beat_timer, &tv);
+	trim_start(app);
 }

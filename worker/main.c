@@ -15,6 +15,7 @@
 #include "schema.h"
 #include "store.h"
 #include "store_open.h"
+#include "wmetrics.h"
 
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -210,8 +211,13 @@ int main(int argc, char **argv)
 	/* MEM0_PROVIDER=auto may have chosen either store */
 	if (strcmp(store_name(app.store), "pgvector") == 0 && check_schema(&cfg) < 0)
 		goto out;
+	app.wm = wm_new(&app, err, sizeof(err));
+	if (!app.wm) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
 	app.held_ids = idset_new();
-	app.embedder = emb_new(app.base, app.models, &app.stats);
+	app.embedder = emb_new(app.base, app.models, &app.stats, app.wm);
 	app.batcher = batcher_new(&app);
 	app.rcmd = rcmd_new(app.base, &app.redis, 5000, "cmd", NULL, NULL);
 	/* the read connection has no command timeout: XREADGROUP BLOCK waits on it */
@@ -248,12 +254,15 @@ out:
 		event_free(app.claim_timer);
 	if (app.beat_timer)
 		event_free(app.beat_timer);
+	if (app.trim_timer)
+		event_free(app.trim_timer);
 	rcmd_free(app.rread);
 	store_free(app.store);
 	models_free(app.models);
 	emb_free(app.embedder);
 	batcher_free(app.batcher);
 	rcmd_free(app.rcmd);
+	wm_free(app.wm);
 	idset_free(app.held_ids);
 	free(app.dlq_stream);
 	free(app.prompt_single);
