@@ -11,6 +11,7 @@
  * there exactly as on a server without the package, from memworker's side.
  */
 #include "mockllm.h"
+#include "opsenv.h"
 #include "storeenv.h"
 #include "testenv.h"
 #include "workerenv.h"
@@ -234,6 +235,7 @@ Test(moves, auto_without_pgvector_falls_back_to_sqlite_and_says_so)
 	w.extra_env[2] = db_env;
 	w.extra_env[3] = port_env;
 	w.extra_env[4] = "POSTGRES_HOST=127.0.0.1";
+	w.extra_env[5] = "MEM0_METRICS_ADDR=127.0.0.1:0";
 
 	/* memctl migrate: the fallback, said, and the SQLite schema made */
 	env[0] = (char *)w.extra_env[0];
@@ -263,6 +265,21 @@ Test(moves, auto_without_pgvector_falls_back_to_sqlite_and_says_so)
 	                      "database") != NULL,
 	          "%s", log);
 	free(log);
+	/* and for whoever watches: /readyz carries the reason, /metrics a gauge */
+	{
+		int port = oenv_metrics_port(w.log_path, 10000);
+		char *body = NULL;
+
+		cr_expect_eq(oenv_http_get(port, "/readyz", &body), 200);
+		cr_expect(body && strstr(body, "\"sqlite\":\"up\"") &&
+		                  strstr(body, "\"notes\":{\"store\":\"fallback from pgvector: the vector extension"),
+		          "%s", body);
+		free(body);
+		body = NULL;
+		cr_expect_eq(oenv_http_get(port, "/metrics", &body), 200);
+		cr_expect(body && strstr(body, "\nmemworker_store_fallback 1\n"), "%s", body);
+		free(body);
+	}
 
 	/* pgvector on the same database: refused at start, with the fix */
 	{
