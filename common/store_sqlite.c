@@ -228,6 +228,16 @@ sqlite3 *store_sqlite_open_db(const char *path, int dims, bool create, char *err
 	}
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, STORE_SQLITE_BUSY_MS);
+	/*
+	 * A new file gets 16 KiB pages (before WAL fixes the size): a 1536-float
+	 * embedding (6 KiB) then sits in its row's page instead of an overflow
+	 * chain, which makes the search scan about twice as fast. No effect on a
+	 * file that exists.
+	 */
+	if (sqlite3_exec(db, "PRAGMA page_size = 16384", NULL, NULL, NULL) != SQLITE_OK) {
+		set_err(err, errlen, path, "PRAGMA page_size", db);
+		goto fail;
+	}
 	/* WAL: readers beside the writer; FULL: a commit is on disk before the worker acks */
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
@@ -673,6 +683,29 @@ static int by_score_desc(const void *pa, const void *pb)
 	return a->rowid < b->rowid ? -1 : a->rowid > b->rowid;
 }
 
+/*
+ * Cosine similarity of q (its squared norm qnn precomputed) and a row's
+ * little-endian BLOB, in float sums and a double quotient as pgvector
+ * computes it; 0 against a zero vector, clamped to [-1, 1] as
+ * vec_cosine_sim.
+ */
+static double cosine_to_blob(const float *q, float qnn, const unsigned char *blob, float *row, int dims)
+{
+	float dot = 0, nn = 0;
+	double sim;
+	int i;
+
+	vec_from_le_blob(blob, dims, row);
+	for (i = 0; i < dims; i++) {
+		dot += q[i] * row[i];
+		nn += row[i] * row[i];
+	}
+	if (qnn == 0 || nn == 0)
+		return 0;
+	sim = (double)dot / sqrt((double)qnn * (double)nn);
+	return sim > 1 ? 1 : sim < -1 ? -1 : sim;
+}
+
 struct scan {
 	const float *const *vecs; /* score = best similarity to any of these */
 	int nvec;
@@ -688,8 +721,13 @@ static void scan_user(struct store_sqlite *q, struct sq_op *op, int64_t user, co
 	size_t bloblen = 4 * (size_t)q->base.dims;
 	struct scored *hits = NULL;
 	size_t nhits = 0, cap = 0, i;
+	float qnn[MAX_QUERY_VECS];
 	sqlite3_stmt *st;
-	int rc, bad = 0;
+	int rc, bad = 0, v, d;
+
+	for (v = 0; v < sc->nvec; v++)
+		for (qnn[v] = 0, d = 0; d < q->base.dims; d++)
+			qnn[v] += sc->vecs[v][d] * sc->vecs[v][d];
 
 	rc = run(q, Q_BEGIN); /* one snapshot for both passes */
 	if (rc != SQLITE_DONE)
@@ -705,15 +743,13 @@ static void scan_user(struct store_sqlite *q, struct sq_op *op, int64_t user, co
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const void *blob = sqlite3_column_blob(st, 1);
 		double best = -INFINITY;
-		int v;
 
 		if (!blob || (size_t)sqlite3_column_bytes(st, 1) != bloblen) {
 			bad++;
 			continue;
 		}
-		vec_from_le_blob(blob, q->base.dims, q->qbuf);
 		for (v = 0; v < sc->nvec; v++) {
-			double sim = vec_cosine_sim(sc->vecs[v], q->qbuf, q->base.dims);
+			double sim = cosine_to_blob(sc->vecs[v], qnn[v], blob, q->qbuf, q->base.dims);
 			if (sim > best)
 				best = sim;
 		}
