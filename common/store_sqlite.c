@@ -303,8 +303,9 @@ static const char *const stmt_sql[Q_COUNT] = {
         [Q_KEY_SEEN] = "SELECT 1 FROM mem0_ingest_log WHERE user_id = ?1 AND message_key = ?2",
         [Q_KEY_LOG] = "INSERT INTO mem0_ingest_log (user_id, message_key, stream_id, applied_at) "
                       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-        [Q_SCAN] = "SELECT rowid, embedding, metadata FROM mem0_memories WHERE user_id = ?1 AND embedding IS NOT NULL",
-        [Q_SCAN_SESSION] = "SELECT rowid, embedding, metadata FROM mem0_memories "
+        [Q_SCAN] =
+                "SELECT rowid, embedding, metadata, id FROM mem0_memories WHERE user_id = ?1 AND embedding IS NOT NULL",
+        [Q_SCAN_SESSION] = "SELECT rowid, embedding, metadata, id FROM mem0_memories "
                            "WHERE user_id = ?1 AND embedding IS NOT NULL AND session_id = ?2",
         [Q_ROW] = "SELECT " MEM_COLS " FROM mem0_memories WHERE rowid = ?1",
         [Q_GET] = "SELECT " MEM_COLS " FROM mem0_memories WHERE id = ?1 AND user_id = ?2",
@@ -669,9 +670,23 @@ static bool json_contains(const json_t *a, const json_t *b, bool top)
 
 /* ---- candidates and search: an exact cosine scan over the user's rows ---- */
 
+/* NaN and infinities are refused, as vec_encode_pg refuses them on PostgreSQL. */
+static bool finite_vec(const float *v, int dims)
+{
+	int i;
+
+	if (!v)
+		return false;
+	for (i = 0; i < dims; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
 struct scored {
 	sqlite3_int64 rowid;
 	double score;
+	char id[40]; /* ties go by id, as ORDER BY d, id on PostgreSQL */
 };
 
 static int by_score_desc(const void *pa, const void *pb)
@@ -680,7 +695,7 @@ static int by_score_desc(const void *pa, const void *pb)
 
 	if (a->score != b->score)
 		return a->score < b->score ? 1 : -1;
-	return a->rowid < b->rowid ? -1 : a->rowid > b->rowid;
+	return strcmp(a->id, b->id);
 }
 
 /*
@@ -769,6 +784,7 @@ static void scan_user(struct store_sqlite *q, struct sq_op *op, int64_t user, co
 		}
 		hits[nhits].rowid = sqlite3_column_int64(st, 0);
 		hits[nhits].score = best;
+		snprintf(hits[nhits].id, sizeof(hits[nhits].id), "%s", col_text(st, 3) ? col_text(st, 3) : "");
 		nhits++;
 	}
 	sqlite3_reset(st);
@@ -837,7 +853,8 @@ static int sq_search(struct store *s, const struct store_search *qs, store_mems_
 	json_t *filters = NULL;
 	struct sq_op *op;
 
-	if (!usable(q) || !qs->vec)
+	/* what store_pg_read.c refuses is refused here too */
+	if (!usable(q) || !qs->vec || qs->limit < 1 || !finite_vec(qs->vec, s->dims))
 		return -1;
 	op = op_new(K_MEMS, (void (*)(void))cb, arg);
 	if (qs->filters) {
@@ -911,14 +928,14 @@ static int sq_get_all(struct store *s, int64_t user, const char *session_id, int
 	sqlite3_stmt *st;
 	int rc = SQLITE_ERROR;
 
-	if (!usable(q))
+	if (!usable(q) || limit < 1 || offset < 0)
 		return -1;
 	op = op_new(K_MEMS, (void (*)(void))cb, arg);
 	st = stmt(q, session_id ? Q_GET_ALL_SESSION : Q_GET_ALL);
 	if (st) {
 		sqlite3_bind_int64(st, 1, user);
-		sqlite3_bind_int(st, 2, limit > 0 ? limit : -1); /* SQLite: -1 = no limit */
-		sqlite3_bind_int(st, 3, offset > 0 ? offset : 0);
+		sqlite3_bind_int(st, 2, limit);
+		sqlite3_bind_int(st, 3, offset);
 		if (session_id)
 			bind_text(st, 4, session_id);
 		rc = collect_memories(q, op, st);
@@ -966,6 +983,8 @@ static int sq_history(struct store *s, int64_t user, const char *memory_id, stor
 	}
 	if (rc != SQLITE_DONE)
 		op_fail(q, op, rc, "history");
+	else if (op->n == 0) /* history outlives its memory: no rows means never this user's */
+		op_fail_msg(op, STORE_NOT_FOUND, "no such memory for this user");
 	op_finish(q, op);
 	return 0;
 }
@@ -1166,18 +1185,6 @@ static int one_change(struct store_sqlite *q, struct sq_op *op, int64_t user, co
 	return SQLITE_MISUSE;
 }
 
-static bool finite_vec(const float *v, int dims)
-{
-	int i;
-
-	if (!v)
-		return false;
-	for (i = 0; i < dims; i++)
-		if (!isfinite(v[i]))
-			return false;
-	return true;
-}
-
 static int sq_apply(struct store *s, const struct store_batch *b, store_apply_cb cb, void *arg)
 {
 	struct store_sqlite *q = (struct store_sqlite *)s;
@@ -1274,7 +1281,7 @@ static int sq_delete(struct store *s, int64_t user, const char *memory_id, const
 		}
 	}
 	if (rc == SQLITE_DONE)
-		rc = add_history(q, id, user, "deleted", old, NULL, history_meta, now);
+		rc = add_history(q, id, user, "deleted", old, NULL, history_meta ? history_meta : "{}", now);
 	if (rc == SQLITE_DONE)
 		rc = run(q, Q_COMMIT);
 	if (rc != SQLITE_DONE) {
@@ -1319,7 +1326,7 @@ static int sq_delete_all(struct store *s, int64_t user, bool purge, const char *
 		rc = SQLITE_ERROR;
 		if (st) {
 			sqlite3_bind_int64(st, 1, user);
-			bind_text(st, 2, history_meta);
+			bind_text(st, 2, history_meta ? history_meta : "{}");
 			bind_text(st, 3, now);
 			rc = sqlite3_step(st);
 			sqlite3_reset(st);

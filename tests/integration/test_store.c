@@ -151,7 +151,7 @@ static void id_of(int64_t user, const char *text, char out[40])
 	int i;
 
 	out[0] = '\0';
-	ssync_get_all(st, base, user, NULL, 0, 0, &all);
+	ssync_get_all(st, base, user, NULL, 1000, 0, &all);
 	cr_assert_eq(all.st, STORE_OK, "%s", all.err);
 	for (i = 0; i < all.n; i++)
 		if (strcmp(all.m[i].text, text) == 0)
@@ -471,6 +471,35 @@ Test(store, delete_one_and_all_write_history_and_purge_erases)
 	/* a purged user's message keys may be applied again */
 	cr_expect_eq(apply(16, k2, 1, NULL, NULL), STORE_OK);
 	cr_expect_eq(apply(16, k, 1, NULL, NULL), STORE_OK);
+}
+
+static void never_cb(void *arg, enum store_status stt, const struct store_memory *m, int n, const char *err)
+{
+	(void)arg, (void)stt, (void)m, (void)n, (void)err;
+	cr_assert_fail("a refused call's callback fired");
+}
+
+Test(store, refusals_and_not_found)
+{
+	float v[DIMS];
+	struct store_search q = {.user = 1, .vec = v, .limit = 0};
+	struct ssync_history h;
+
+	need_read_path();
+	vec_for(0, v);
+	/* refused calls: -1 and no callback, ever */
+	cr_expect_eq(store_search(st, &q, never_cb, NULL), -1, "limit 0");
+	q.limit = 5;
+	v[3] = 0.0f / 0.0f;
+	cr_expect_eq(store_search(st, &q, never_cb, NULL), -1, "a NaN in the query");
+	cr_expect_eq(store_get_all(st, 1, NULL, 0, 0, never_cb, NULL), -1, "limit 0");
+	cr_expect_eq(store_get_all(st, 1, NULL, 10, -1, never_cb, NULL), -1, "negative offset");
+	cr_expect_eq(store_candidates(st, 1, NULL, 0, 5, never_cb, NULL), -1, "no query vector");
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	/* a memory with no history for this user */
+	ssync_history(st, base, 1, "00000000-0000-4000-8000-000000000000", &h);
+	cr_expect_eq(h.st, STORE_NOT_FOUND);
+	ssync_history_clear(&h);
 }
 
 static void count_fired(void *arg, enum store_status stt, const struct store_memory *m, int n, const char *err)
