@@ -146,6 +146,9 @@ static void spawn(struct stest_daemon *d, int dims, int redis_port, char *const 
 	snprintf(redis, sizeof(redis), "REDIS_URL=redis://127.0.0.1:%d", redis_port);
 	snprintf(stream, sizeof(stream), "MEM0_SEARCH_STREAM=%s", d->stream);
 	snprintf(dimsv, sizeof(dimsv), "MEM0_EMBEDDING_DIMS=%d", dims);
+	/* the caller's entries first: getenv() takes the first of a name */
+	for (i = 0; extra_env && extra_env[i] && n < 30; i++)
+		env[n++] = extra_env[i];
 	env[n++] = (char *)"POSTGRES_HOST=127.0.0.1";
 	env[n++] = (char *)"POSTGRES_USER=postgres";
 	env[n++] = pgport;
@@ -155,8 +158,6 @@ static void spawn(struct stest_daemon *d, int dims, int redis_port, char *const 
 	env[n++] = dimsv;
 	env[n++] = (char *)"MEM0_SEARCH_GROUP=memsearch";
 	env[n++] = (char *)"MEM0_LOG_LEVEL=debug";
-	for (i = 0; extra_env && extra_env[i] && n < 38; i++)
-		env[n++] = extra_env[i];
 	env[n] = NULL;
 	snprintf(d->log, sizeof(d->log), "%s/memsearch-%d-%ld-%d.log", tmp ? tmp : "/tmp", (int)getpid(),
 		 (long)time(NULL), rand() % 100000);
