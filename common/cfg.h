@@ -44,6 +44,7 @@ struct cfg {
 	char *llm_model;
 	char *embedding_model;
 	int embedding_dims;
+	bool embedding_base64;
 	char *azure_api_key;
 	char *azure_endpoint;
 	char *azure_api_version;
@@ -56,6 +57,7 @@ struct cfg {
 	int batch_max;
 	int batch_window_ms;
 	int read_count;
+	int max_held;
 	int block_ms;
 	int max_content_bytes;
 	int claim_idle_ms;

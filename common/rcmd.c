@@ -165,7 +165,8 @@ static void reply_trampoline(redisAsyncContext *ac, void *reply, void *privdata)
 	if (!rep)
 		err = ac->err ? ac->errstr : (r->closing ? "shutting down" : "disconnected");
 	r->pending--;
-	req->cb(req->arg, rep, err);
+	if (req->cb)
+		req->cb(req->arg, rep, err);
 	free(req);
 }
 

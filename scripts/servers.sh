@@ -38,7 +38,7 @@ pg_start() {
 	fi
 	as_postgres "$PG_BIN/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -t 60 \
 		-o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-		start >/dev/null || { cat "$dir/pg.log" >&2; return 1; }
+		start >/dev/null || { tail -n 5 "$dir/pg.log" >&2; return 1; }
 }
 
 redis_start() {
@@ -49,17 +49,28 @@ redis_start() {
 		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
-	cat "$dir/redis.log" >&2
+	tail -n 5 "$dir/redis.log" >&2
+	redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
 	return 1
 }
 
+# Each port is chosen just before its server starts, and again if another
+# process took it meanwhile (parallel runs share the machine).
 servers_start() {
-	local dir=$1
+	local dir=$1 try
 	[ "$(id -u)" -eq 0 ] && chmod 755 "$dir"
-	PG_PORT=${PG_PORT:-$(free_port)}
-	REDIS_PORT=${REDIS_PORT:-$(free_port)}
-	pg_start "$dir" "$PG_PORT"
-	redis_start "$dir" "$REDIS_PORT"
+	for try in 1 2 3 4 5; do
+		PG_PORT=${PG_PORT:-$(free_port)}
+		pg_start "$dir" "$PG_PORT" && break
+		[ "$try" -eq 5 ] && return 1
+		PG_PORT=""
+	done
+	for try in 1 2 3 4 5; do
+		REDIS_PORT=${REDIS_PORT:-$(free_port)}
+		redis_start "$dir" "$REDIS_PORT" && break
+		[ "$try" -eq 5 ] && return 1
+		REDIS_PORT=""
+	done
 	echo "$PG_PORT" >"$dir/pg.port"
 	echo "$REDIS_PORT" >"$dir/redis.port"
 }

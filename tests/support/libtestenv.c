@@ -14,6 +14,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 extern char **environ;
 
@@ -255,4 +258,135 @@ char *tenv_slurp(const char *path)
 	s = read_fd_all(fd);
 	close(fd);
 	return s;
+}
+
+/* ---- private servers ---- */
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	cr_assert(fd >= 0);
+	cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static int run_sh(const char *cmd)
+{
+	char *argv[] = { (char *)"/bin/sh", (char *)"-c", (char *)cmd, NULL };
+	char *out = NULL, *err = NULL;
+	int rc = tenv_run(argv, NULL, &out, &err);
+
+	if (rc != 0)
+		fprintf(stderr, "%s: exit %d\n%s%s", cmd, rc, out, err);
+	free(out);
+	free(err);
+	return rc;
+}
+
+static const char *pg_bin(void)
+{
+	const char *b = getenv("MW_TEST_PG_BIN");
+	return b ? b : "/usr/lib/postgresql/15/bin";
+}
+
+static void server_dir(struct tenv_server *s, const char *what)
+{
+	char name[64];
+
+	tenv_unique(what, name, sizeof(name));
+	snprintf(s->dir, sizeof(s->dir), "%s/%s", getenv("MW_TEST_TMP") ? getenv("MW_TEST_TMP") : "/tmp", name);
+	cr_assert(mkdir(s->dir, 0755) == 0 || errno == EEXIST);
+}
+
+static void redis_up(struct tenv_server *s)
+{
+	char cmd[1024];
+	long long until = tenv_now_ms() + 10000;
+
+	snprintf(cmd, sizeof(cmd),
+		 "redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir %s "
+		 "--pidfile %s/redis.pid --logfile %s/redis.log",
+		 s->port, s->dir, s->dir, s->dir);
+	cr_assert_eq(run_sh(cmd), 0, "redis-server did not start");
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d ping >/dev/null 2>&1", s->port);
+	while (run_sh(cmd) != 0) {
+		cr_assert(tenv_now_ms() < until, "private redis did not answer");
+		usleep(20000);
+	}
+	s->running = true;
+}
+
+void tenv_redis_start(struct tenv_server *s)
+{
+	memset(s, 0, sizeof(*s));
+	server_dir(s, "redis");
+	s->port = free_port();
+	redis_up(s);
+}
+
+static void pg_up(struct tenv_server *s)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s %s/pg_ctl -D %s/pg -l %s/pg.log -w -t 60 -o '-p %d -k %s -c listen_addresses=127.0.0.1 "
+		 "-c fsync=off' start >/dev/null",
+		 getuid() == 0 ? "runuser -u postgres --" : "", pg_bin(), s->dir, s->dir, s->port, s->dir);
+	cr_assert_eq(run_sh(cmd), 0, "private PostgreSQL did not start");
+	s->running = true;
+}
+
+void tenv_pg_start(struct tenv_server *s)
+{
+	char cmd[1024];
+
+	memset(s, 0, sizeof(*s));
+	server_dir(s, "pg");
+	if (getuid() == 0) {
+		snprintf(cmd, sizeof(cmd), "chown postgres:postgres %s", s->dir);
+		cr_assert_eq(run_sh(cmd), 0);
+	}
+	snprintf(cmd, sizeof(cmd), "%s %s/initdb -D %s/pg -U postgres -A trust --no-sync -E UTF8 >/dev/null",
+		 getuid() == 0 ? "runuser -u postgres --" : "", pg_bin(), s->dir);
+	cr_assert_eq(run_sh(cmd), 0, "initdb failed");
+	s->port = free_port();
+	pg_up(s);
+}
+
+bool tenv_server_is_pg(const struct tenv_server *s)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/pg", s->dir);
+	return stat(path, &st) == 0;
+}
+
+void tenv_server_stop(struct tenv_server *s)
+{
+	char cmd[1024];
+
+	if (!s->running)
+		return;
+	if (tenv_server_is_pg(s))
+		snprintf(cmd, sizeof(cmd), "%s %s/pg_ctl -D %s/pg -m immediate -w stop >/dev/null",
+			 getuid() == 0 ? "runuser -u postgres --" : "", pg_bin(), s->dir);
+	else
+		snprintf(cmd, sizeof(cmd), "redis-cli -p %d shutdown nosave >/dev/null 2>&1; true", s->port);
+	run_sh(cmd);
+	s->running = false;
+}
+
+void tenv_server_restart(struct tenv_server *s)
+{
+	if (tenv_server_is_pg(s))
+		pg_up(s);
+	else
+		redis_up(s);
 }

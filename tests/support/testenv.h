@@ -49,6 +49,24 @@ const char *tenv_bin(const char *name, char *out, size_t outlen);
 /* Reads a whole file into a malloc'd string; NULL if missing. */
 char *tenv_slurp(const char *path);
 
+/*
+ * Private servers a test may stop and restart without disturbing the
+ * others (tests run in parallel on the shared ones). Started on a free
+ * loopback port under MW_TEST_TMP; *_stop is idempotent; *_start again
+ * reuses the port (and, for PostgreSQL, the data).
+ */
+struct tenv_server {
+	int port;
+	char dir[256];
+	bool running;
+};
+void tenv_redis_start(struct tenv_server *s);
+void tenv_pg_start(struct tenv_server *s);
+void tenv_server_stop(struct tenv_server *s);
+/* The same port after a stop. */
+void tenv_server_restart(struct tenv_server *s);
+bool tenv_server_is_pg(const struct tenv_server *s);
+
 /* Milliseconds of a monotonic clock. */
 long long tenv_now_ms(void);
 

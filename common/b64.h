@@ -1,0 +1,16 @@
+/*
+ * b64: standard base64 (RFC 4648, with padding), for embeddings sent as
+ * encoding_format "base64" (little-endian float32 bytes): 4 bytes a float
+ * instead of ~10 characters of JSON number.
+ */
+#ifndef MW_B64_H
+#define MW_B64_H
+
+#include <stddef.h>
+
+/* Encodes len bytes; returns a malloc'd NUL-terminated string. */
+char *b64_encode(const unsigned char *in, size_t len);
+/* Decodes into a malloc'd buffer (*outlen bytes); NULL on bad input. */
+unsigned char *b64_decode(const char *in, size_t inlen, size_t *outlen);
+
+#endif
