@@ -15,7 +15,7 @@
 #include "models.h"
 #include "qembed.h"
 #include "store.h"
-#include "store_pg.h"
+#include "store_open.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -26,7 +26,6 @@
 
 #define DEFAULT_QUERY_CACHE 4096	/* query embeddings kept (about 6 KB each at 1536 dimensions) */
 #define DEFAULT_MAX_INFLIGHT 1024
-#define DEFAULT_PG_CONNS 4
 #define CMD_TIMEOUT_MS 5000
 #define DRAIN_MAX_MS 15000
 #define EXEC_CAP_MAX_MS 30000
@@ -34,18 +33,15 @@
 struct opts {
 	long query_cache;
 	long max_inflight;
-	long pg_conns;
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: memsearch [--env-file FILE] [--NAME VALUE ...] [--query-cache N] [--max-inflight N] "
-		     "[--pg-conns N]\n"
+	fprintf(out, "usage: memsearch [--env-file FILE] [--NAME VALUE ...] [--query-cache N] [--max-inflight N]\n"
 		     "  --query-cache N   query embeddings kept in the LRU cache (default %d, 0 = none)\n"
 		     "  --max-inflight N  requests worked on at once (default %d)\n"
-		     "  --pg-conns N      PostgreSQL connections (default %d)\n"
 		     "Configuration: the environment, .env, or flags (memctl config lists the variables).\n",
-		DEFAULT_QUERY_CACHE, DEFAULT_MAX_INFLIGHT, DEFAULT_PG_CONNS);
+		DEFAULT_QUERY_CACHE, DEFAULT_MAX_INFLIGHT);
 }
 
 /* What cfg_load left: memsearch's own flags, --name=N or --name N. */
@@ -58,7 +54,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	} flags[] = {
 		{ "--query-cache", offsetof(struct opts, query_cache), 0, 10000000 },
 		{ "--max-inflight", offsetof(struct opts, max_inflight), 1, 100000 },
-		{ "--pg-conns", offsetof(struct opts, pg_conns), 1, 64 },
 	};
 	int i;
 	size_t k;
@@ -187,9 +182,13 @@ static int serve(struct app *a, const struct opts *o)
 	a->reader_id = -1;
 	snprintf(a->claim_cursor, sizeof(a->claim_cursor), "0-0");
 
+	a->store = store_open(a->base, &a->cfg, true, err, sizeof(err));
+	if (!a->store) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
 	conninfo = cfg_pg_conninfo(&a->cfg, true);
 	log_redact_url(conninfo, redacted, sizeof(redacted));
-	a->store = store_pg_new(a->base, conninfo, a->cfg.embedding_dims, (int)o->pg_conns);
 	free(conninfo);
 
 	a->models = models_new(a->base, &a->cfg, err, sizeof(err));
@@ -218,9 +217,9 @@ static int serve(struct app *a, const struct opts *o)
 	a->claim_ev = event_new(a->base, -1, EV_PERSIST, intake_claim_tick, a);
 	event_add(a->claim_ev, &tv);
 
-	log_info("memsearch: stream %s, group %s, consumer %s; PostgreSQL %s (%ld connections); "
+	log_info("memsearch: stream %s, group %s, consumer %s; PostgreSQL %s; "
 		 "%d dimensions; query cache %ld; at most %d in flight, each answered within %d ms",
-		 a->cfg.search_stream, a->cfg.search_group, a->cfg.consumer, redacted, o->pg_conns,
+		 a->cfg.search_stream, a->cfg.search_group, a->cfg.consumer, redacted,
 		 a->cfg.embedding_dims, o->query_cache, a->max_inflight, a->exec_cap_ms);
 	event_base_dispatch(a->base);
 	log_info("memsearch: stopped; %llu answered (%llu bad requests, %llu timeouts, %llu failures); "
@@ -255,8 +254,7 @@ static int idle(struct app *a)
 int main(int argc, char **argv)
 {
 	struct app app;
-	struct opts o = { .query_cache = DEFAULT_QUERY_CACHE, .max_inflight = DEFAULT_MAX_INFLIGHT,
-			  .pg_conns = DEFAULT_PG_CONNS };
+	struct opts o = { .query_cache = DEFAULT_QUERY_CACHE, .max_inflight = DEFAULT_MAX_INFLIGHT };
 	char err[256];
 	int rc = 2;
 
@@ -265,10 +263,6 @@ int main(int argc, char **argv)
 	    parse_opts(argc, argv, &o) < 0)
 		goto out;
 	log_setup((enum log_level)app.cfg.log_level, (enum log_format)app.cfg.log_format, "memsearch");
-	if (app.cfg.provider == CFG_PROVIDER_MEMORY) {
-		fprintf(stderr, "MEM0_PROVIDER: memsearch reads PostgreSQL; 'memory' (SQLite) is not supported yet\n");
-		goto out;
-	}
 	if (rcmd_parse_url(app.cfg.redis_url ? app.cfg.redis_url : "redis://127.0.0.1:6379", &app.url, err,
 			   sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
