@@ -14,6 +14,10 @@
 static const struct ctl_cmd commands[] = {
 	{ "migrate", ctl_migrate, "apply pending schema migrations (idempotent)" },
 	{ "config", ctl_config, "print the effective configuration, secrets masked" },
+	{ "search", ctl_search, "search a user's memories through memsearch: --user N QUERY" },
+	{ "get-all", ctl_get_all, "list a user's memories, newest first: --user N [--session S]" },
+	{ "history", ctl_history, "the changes of one memory: MEMORY_ID --user N" },
+	{ "stats", ctl_stats, "a user's memory count, last memory, history rows: --user N" },
 };
 
 static void usage(FILE *out)
