@@ -7,10 +7,12 @@
  * search is exact per user: the user's rows come through a B-tree on
  * (user_id, ...), their cosine distances are computed and sorted, so recall
  * is 1.0. An HNSW index (MEM0_HNSW=true) is used only for users with at
- * least STORE_PG_HNSW_MIN_ROWS memories, and then with pgvector 0.8's
- * strict-order iterative scan, so the filter on user_id cannot starve it.
+ * least STORE_PG_HNSW_MIN_ROWS memories (a first round trip reads the
+ * user's count), and then with pgvector 0.8's strict-order iterative scan,
+ * so the filter on user_id cannot starve it.
  */
 #include "store_pg.h"
+#include "store_pg_read.h"
 
 #include "log.h"
 #include "pgconn.h"
@@ -21,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Users with this many memories search through the HNSW index, when there is one. */
-#define STORE_PG_HNSW_MIN_ROWS 20000
 /* hnsw.ef_search: at least this, and at least twice the limit (pgvector's maximum is 1000). */
 #define STORE_PG_EF_SEARCH_MIN 100
 
@@ -44,17 +44,34 @@ static void mems_found_done(void *arg, bool ok, PGresult *const *res, int n, con
 	store_pg_mems_done(arg, ok, res, n, errstr, sqlstate);
 }
 
-/* BEGIN, choice, search, COMMIT: the memories are the third statement's. */
-static void search_done(void *arg, bool ok, PGresult *const *res, int n, const char *errstr, const char *sqlstate)
+/*
+ * Reads need no order among themselves (a client's next request comes after
+ * the reply to its last, and every write commits before its reply), so they
+ * go to the least busy of a few connections: one busy user (a heavy search,
+ * a burst) does not queue everyone else mapped to its connection, and a
+ * single user's concurrent searches spread. Writes stay on the user's own.
+ */
+#define READ_SPREAD 4
+
+static struct pgconn *read_conn(struct store *s, int64_t user)
 {
-	store_pg_mems_done(arg, ok, res, ok && n == 4 ? 3 : n, errstr, sqlstate);
+	struct pgconn *best = NULL;
+	int k;
+
+	for (k = 0; k < READ_SPREAD; k++) {
+		struct pgconn *c = store_pg_conn_for(s, user + k);
+
+		if (pgconn_ready(c) && (!best || pgconn_inflight(c) < pgconn_inflight(best)))
+			best = c;
+	}
+	return best ? best : store_pg_conn_for(s, user);
 }
 
 static int submit(struct store *s, int64_t user, const struct pg_stmt *st, int n, pgconn_cb done, void (*cb)(void),
 		  void *arg)
 {
 	struct pg_op *op = store_pg_op_new(s, cb, arg);
-	int rc = pgconn_submit(store_pg_conn_for(s, user), st, n, done, op);
+	int rc = pgconn_submit(read_conn(s, user), st, n, done, op);
 
 	if (rc < 0)
 		store_pg_op_free(op);
@@ -64,14 +81,19 @@ static int submit(struct store *s, int64_t user, const struct pg_stmt *st, int n
 /* ---- search ---- */
 
 /*
- * The exact plan: the OFFSET 0 fence keeps the subquery from being pulled
- * up, so its rows come from the B-tree on user_id and no ORDER BY ... <=>
- * can be matched to the HNSW index; the outer sort is a top-N heapsort.
- * Parameters: $1 user, $2 vector, $3 limit, then the optional ones.
+ * Columns of a search, formatted after the top-N is chosen (to_char and
+ * the casts run for the limit's rows, not for every row of the user).
  */
 #define SEARCH_COLS STORE_PG_MEM_COLS ", 1 - d AS score"
+#define SEARCH_RAW "id, memory, hash, session_id, metadata, created_at, updated_at"
 
-static int build_exact(char *sql, size_t len, const struct store_search *q, bool gated, int *nparams)
+/*
+ * The exact plan: the OFFSET 0 fence keeps the subquery from being pulled
+ * up, so its rows come from the B-tree on user_id and no ORDER BY ... <=>
+ * can be matched to an HNSW index; the sort is a top-N heapsort.
+ * Parameters: $1 user, $2 vector, $3 limit, then the optional ones.
+ */
+static void build_exact(char *sql, size_t len, const struct store_search *q, int *nparams)
 {
 	char extra[256] = "", outer[128] = "";
 	size_t e = 0;
@@ -82,87 +104,175 @@ static int build_exact(char *sql, size_t len, const struct store_search *q, bool
 	if (q->filters)
 		e += (size_t)snprintf(extra + e, sizeof(extra) - e, " AND metadata @> $%d::jsonb", ++p);
 	if (q->threshold > 0)
-		snprintf(outer, sizeof(outer), " AND 1 - d >= $%d::float8", ++p);
+		snprintf(outer, sizeof(outer), " WHERE 1 - d >= $%d::float8", ++p);
 	*nparams = p;
-	return snprintf(sql, len,
-			"SELECT " SEARCH_COLS " FROM (SELECT id, memory, hash, session_id, metadata, created_at, "
-			"updated_at, embedding <=> $2::vector AS d FROM mem0_memories "
-			"WHERE user_id = $1 AND embedding IS NOT NULL%s OFFSET 0) e "
-			"WHERE %s%s ORDER BY d, id LIMIT $3",
-			extra, gated ? "current_setting('memworker.knn') = 'exact'" : "true", outer);
+	snprintf(sql, len,
+		 "SELECT " SEARCH_COLS " FROM (SELECT " SEARCH_RAW ", d FROM (SELECT " SEARCH_RAW
+		 ", embedding <=> $2::vector AS d FROM mem0_memories WHERE user_id = $1 AND embedding IS NOT NULL%s "
+		 "OFFSET 0) e%s ORDER BY d, id LIMIT $3) top ORDER BY d, id",
+		 extra, outer);
 }
 
 /*
- * No session or metadata filter: the user's size picks the plan inside one
- * job. The first statement reads the user's count (mem0_metadata, kept by
- * triggers) into the transaction-local setting memworker.knn and sets the
- * HNSW scan up; the search's two branches are gated on that setting (a
- * one-time filter: the other branch never runs).
+ * The approximate plan, for a heavy user when an HNSW index exists: the
+ * index scan with the user filter applied during pgvector 0.8's strict
+ * order iterative scan (it goes on until the limit is met), LIMIT inside,
+ * the threshold outside (pgvector's advice for distance filters).
  */
-static const char sql_knn_choice[] =
-	"SELECT set_config('memworker.knn', CASE WHEN COALESCE(max(total_memories), 0) >= $2::int "
-	"THEN 'hnsw' ELSE 'exact' END, true), set_config('hnsw.iterative_scan', 'strict_order', true), "
-	"set_config('hnsw.ef_search', $3, true) "
+static void build_hnsw(char *sql, size_t len, const struct store_search *q, int *nparams)
+{
+	char outer[128] = "";
+	int p = 3;
+
+	if (q->threshold > 0)
+		snprintf(outer, sizeof(outer), " WHERE 1 - d >= $%d::float8", ++p);
+	*nparams = p;
+	snprintf(sql, len,
+		 "SELECT " SEARCH_COLS " FROM (SELECT " SEARCH_RAW ", embedding <=> $2::vector AS d FROM mem0_memories "
+		 "WHERE user_id = $1 ORDER BY embedding <=> $2::vector LIMIT $3) h%s ORDER BY d, id",
+		 outer);
+}
+
+/*
+ * Which plan, from the user's count (mem0_metadata, kept by triggers): one
+ * primary-key row, and the catalogue only for a heavy user.
+ */
+static const char sql_plan_choice[] =
+	"SELECT CASE WHEN COALESCE(max(total_memories), 0) >= $2::int THEN EXISTS (SELECT 1 FROM pg_index i "
+	"JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+	"WHERE i.indrelid = 'mem0_memories'::regclass AND a.amname = 'hnsw') ELSE false END "
 	"FROM mem0_metadata WHERE collection_name = 'chatsg_memories' AND user_id = $1";
 
-static int build_union(char *sql, size_t len, const struct store_search *q, int *nparams)
-{
-	char exact[2048], outer[128] = "";
-	int p;
+/*
+ * Transaction-local settings of the HNSW plan: the iterative scan, a wider
+ * candidate list, no JIT (compiling costs more than the query runs), and
+ * no explicit sort, which makes the index the planner's only ordered path
+ * (without it a 50,000-row user may be estimated cheaper by sorting).
+ */
+static const char sql_hnsw_setup[] =
+	"SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', $1, true), "
+	"set_config('jit', 'off', true), set_config('enable_sort', 'off', true)";
 
-	build_exact(exact, sizeof(exact), q, true, &p);
-	if (q->threshold > 0)
-		snprintf(outer, sizeof(outer), " WHERE 1 - d >= $%d::float8", p);
-	*nparams = p;
-	/* the HNSW branch keeps its LIMIT inside and the threshold outside (pgvector's advice) */
-	return snprintf(sql, len,
-			"(%s) UNION ALL (SELECT " SEARCH_COLS " FROM (SELECT id, memory, hash, session_id, metadata, "
-			"created_at, updated_at, embedding <=> $2::vector AS d FROM mem0_memories "
-			"WHERE user_id = $1 AND current_setting('memworker.knn') = 'hnsw' "
-			"ORDER BY embedding <=> $2::vector LIMIT $3) h%s ORDER BY d, id) ORDER BY score DESC, 1",
-			exact, outer);
+void store_pg_search_sql(const struct store_search *q, struct store_pg_search_sql *out)
+{
+	int ef = 2 * q->limit > STORE_PG_EF_SEARCH_MIN ? 2 * q->limit : STORE_PG_EF_SEARCH_MIN, n;
+
+	out->ef_search = ef > 1000 ? 1000 : ef;
+	/* a narrowed search is always exact: a session or a filter can be far smaller than the user */
+	out->choice = q->session_id || q->filters ? "" : sql_plan_choice;
+	out->hnsw_setup = sql_hnsw_setup;
+	build_exact(out->exact, sizeof(out->exact), q, &out->nparams);
+	build_hnsw(out->hnsw, sizeof(out->hnsw), q, &n);
+}
+
+/* A search between its two jobs (plan choice, then the search). */
+struct search_op {
+	struct store *s;
+	store_mems_cb cb;
+	void *arg;
+	int64_t user;
+	unsigned char *vbuf;
+	int vlen;
+	char uid[24], lim[16], thr[32], ef[16];
+	const char *vals[6];
+	int lens[6], fmts[6];
+	int nparams;
+	struct store_pg_search_sql sql;
+};
+
+static void search_op_free(struct search_op *so)
+{
+	free(so->vbuf);
+	free(so);
+}
+
+/* BEGIN, setup, search, COMMIT: the memories are the third statement's. */
+static void hnsw_done(void *arg, bool ok, PGresult *const *res, int n, const char *errstr, const char *sqlstate)
+{
+	store_pg_mems_done(arg, ok, res, ok && n == 4 ? 3 : n, errstr, sqlstate);
+}
+
+static int search_run(struct search_op *so, bool hnsw)
+{
+	const char *ev[1] = { so->ef };
+	struct pg_stmt st[4];
+
+	if (!hnsw) {
+		st[0] = (struct pg_stmt){ .sql = so->sql.exact, .nparams = so->nparams, .values = so->vals,
+					  .lengths = so->lens, .formats = so->fmts };
+		return submit(so->s, so->user, st, 1, store_pg_mems_done, (void (*)(void))so->cb, so->arg);
+	}
+	st[0] = (struct pg_stmt){ .sql = "BEGIN" };
+	st[1] = (struct pg_stmt){ .sql = so->sql.hnsw_setup, .nparams = 1, .values = ev };
+	st[2] = (struct pg_stmt){ .sql = so->sql.hnsw, .nparams = so->nparams, .values = so->vals, .lengths = so->lens,
+				  .formats = so->fmts };
+	st[3] = (struct pg_stmt){ .sql = "COMMIT" };
+	return submit(so->s, so->user, st, 4, hnsw_done, (void (*)(void))so->cb, so->arg);
+}
+
+static void choice_done(void *arg, bool ok, PGresult *const *res, int n, const char *errstr, const char *sqlstate)
+{
+	struct search_op *so = arg;
+
+	(void)n;
+	if (!ok)
+		so->cb(so->arg, store_pg_status(sqlstate), NULL, 0, errstr);
+	else if (search_run(so, PQntuples(res[0]) == 1 && strcmp(PQgetvalue(res[0], 0, 0), "t") == 0) < 0)
+		so->cb(so->arg, STORE_TRANSIENT, NULL, 0, "PostgreSQL connection lost");
+	search_op_free(so);
 }
 
 int store_pg_search(struct store *s, const struct store_search *q, store_mems_cb cb, void *arg)
 {
-	size_t vlen = 4 + 4 * (size_t)s->dims;
-	unsigned char *vbuf = mw_malloc(vlen);
-	char uid[24], lim[16], thr[32], minrows[16], ef[16], sql[4096];
-	const char *vals[6] = { uid, (const char *)vbuf, lim }, *cvals[3] = { uid, minrows, ef };
-	int lens[6] = { 0, (int)vlen }, fmts[6] = { 0, 1 };
-	struct pg_stmt st[4];
-	int nparams, p = 3, rc = -1, efv;
+	struct search_op *so;
+	char minrows[16];
+	const char *cvals[2] = { NULL, minrows };
+	struct pg_stmt st;
+	int p = 3, rc;
 
-	if (vec_encode_pg(q->vec, s->dims, vbuf, vlen) < 0 || q->limit < 1)
-		goto out;
-	snprintf(uid, sizeof(uid), "%lld", (long long)q->user);
-	snprintf(lim, sizeof(lim), "%d", q->limit);
-	snprintf(thr, sizeof(thr), "%.17g", q->threshold);
-	if (q->session_id)
-		vals[p++] = q->session_id;
-	if (q->filters)
-		vals[p++] = q->filters;
-	if (q->threshold > 0)
-		vals[p++] = thr;
-	if (q->session_id || q->filters) {
-		/* a narrowed search is always exact: a session or a filter can be far smaller than the user */
-		build_exact(sql, sizeof(sql), q, false, &nparams);
-		st[0] = (struct pg_stmt){ .sql = sql, .nparams = nparams, .values = vals, .lengths = lens,
-					  .formats = fmts };
-		rc = submit(s, q->user, st, 1, store_pg_mems_done, (void (*)(void))cb, arg);
-		goto out;
+	if (q->limit < 1)
+		return -1;
+	so = mw_calloc(1, sizeof(*so));
+	so->s = s;
+	so->cb = cb;
+	so->arg = arg;
+	so->user = q->user;
+	so->vlen = 4 + 4 * s->dims;
+	so->vbuf = mw_malloc((size_t)so->vlen);
+	if (vec_encode_pg(q->vec, s->dims, so->vbuf, (size_t)so->vlen) < 0) {
+		search_op_free(so);
+		return -1;
 	}
-	efv = 2 * q->limit > STORE_PG_EF_SEARCH_MIN ? 2 * q->limit : STORE_PG_EF_SEARCH_MIN;
-	snprintf(ef, sizeof(ef), "%d", efv > 1000 ? 1000 : efv);
+	snprintf(so->uid, sizeof(so->uid), "%lld", (long long)q->user);
+	snprintf(so->lim, sizeof(so->lim), "%d", q->limit);
+	snprintf(so->thr, sizeof(so->thr), "%.17g", q->threshold);
+	so->vals[0] = so->uid;
+	so->vals[1] = (const char *)so->vbuf;
+	so->vals[2] = so->lim;
+	so->lens[1] = so->vlen;
+	so->fmts[1] = 1;
+	/* pgconn copies parameters, but session and filters are only ever sent from inside this call */
+	if (q->session_id)
+		so->vals[p++] = q->session_id;
+	if (q->filters)
+		so->vals[p++] = q->filters;
+	if (q->threshold > 0)
+		so->vals[p++] = so->thr;
+	store_pg_search_sql(q, &so->sql);
+	so->nparams = so->sql.nparams;
+	snprintf(so->ef, sizeof(so->ef), "%d", so->sql.ef_search);
+	if (!so->sql.choice[0]) {
+		rc = search_run(so, false);
+		search_op_free(so);
+		return rc;
+	}
+	/* two round trips: the plan depends on the user's size (an HNSW scan only pays for very large users) */
 	snprintf(minrows, sizeof(minrows), "%d", STORE_PG_HNSW_MIN_ROWS);
-	build_union(sql, sizeof(sql), q, &nparams);
-	st[0] = (struct pg_stmt){ .sql = "BEGIN" };
-	st[1] = (struct pg_stmt){ .sql = sql_knn_choice, .nparams = 3, .values = cvals };
-	st[2] = (struct pg_stmt){ .sql = sql, .nparams = nparams, .values = vals, .lengths = lens, .formats = fmts };
-	st[3] = (struct pg_stmt){ .sql = "COMMIT" };
-	rc = submit(s, q->user, st, 4, search_done, (void (*)(void))cb, arg);
-out:
-	free(vbuf);
+	cvals[0] = so->uid;
+	st = (struct pg_stmt){ .sql = so->sql.choice, .nparams = 2, .values = cvals };
+	rc = pgconn_submit(read_conn(s, q->user), &st, 1, choice_done, so);
+	if (rc < 0)
+		search_op_free(so);
 	return rc;
 }
 

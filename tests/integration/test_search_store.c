@@ -7,6 +7,7 @@
  */
 #include "searchtest.h"
 #include "store.h"
+#include "store_pg_read.h"
 #include "testenv.h"
 
 #include <criterion/criterion.h>
@@ -396,6 +397,47 @@ Test(search_store, get_all_pages_newest_first, .init = tenv_require_servers)
 }
 
 /*
+ * Whether the plan the store would use for this search (store_pg_search_sql:
+ * the same statements and settings) scans the HNSW index.
+ */
+static bool plan_uses_hnsw(PGconn *conn, int user, const float *v)
+{
+	struct store_search q = { .user = user, .vec = v, .limit = 10 };
+	struct store_pg_search_sql sql;
+	char uid[16], minrows[16], ef[16], vt[256], explain[8192];
+	const char *cv[2] = { uid, minrows }, *ev[1] = { ef }, *sv[3] = { uid, vt, "10" };
+	bool heavy, uses = false;
+	PGresult *r;
+	size_t len = 0;
+	int i;
+
+	store_pg_search_sql(&q, &sql);
+	snprintf(uid, sizeof(uid), "%d", user);
+	snprintf(minrows, sizeof(minrows), "%d", STORE_PG_HNSW_MIN_ROWS);
+	snprintf(ef, sizeof(ef), "%d", sql.ef_search);
+	len += (size_t)snprintf(vt + len, sizeof(vt) - len, "[");
+	for (i = 0; i < DIMS; i++)
+		len += (size_t)snprintf(vt + len, sizeof(vt) - len, "%s%g", i ? "," : "", (double)v[i]);
+	snprintf(vt + len, sizeof(vt) - len, "]");
+	r = PQexecParams(conn, sql.choice, 2, NULL, cv, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
+	heavy = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	PQclear(tenv_pg_exec(conn, "BEGIN"));
+	if (heavy)
+		PQclear(PQexecParams(conn, sql.hnsw_setup, 1, NULL, ev, NULL, NULL, 0));
+	snprintf(explain, sizeof(explain), "EXPLAIN %s", heavy ? sql.hnsw : sql.exact);
+	r = PQexecParams(conn, explain, sql.nparams, NULL, sv, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
+	for (i = 0; i < PQntuples(r); i++)
+		if (strstr(PQgetvalue(r, i, 0), "mem0_memories_embedding_hnsw"))
+			uses = true;
+	PQclear(r);
+	PQclear(tenv_pg_exec(conn, "COMMIT"));
+	return uses;
+}
+
+/*
  * Exact recall: many users, an HNSW index, and one user's top 10 compared
  * with a brute-force ordering computed in SQL without any index.
  */
@@ -438,6 +480,7 @@ static void recall_case(bool hnsw)
 		PQclear(r);
 		PQclear(tenv_pg_exec(f.conn, "RESET enable_indexscan; RESET enable_bitmapscan"));
 	}
+	cr_expect_not(plan_uses_hnsw(f.conn, 1, v), "a typical user's search goes through the HNSW index");
 	fx_close(&f);
 }
 
@@ -471,6 +514,8 @@ Test(search_store, heavy_user_through_hnsw, .init = tenv_require_servers, .timeo
 		v[i] = (float)(i % 3) - 1.0f;
 	search(&f, &g, 7, v, 10, 0, NULL, NULL);
 	cr_assert_eq(g.n, 10, "the HNSW branch returns a full page");
+	cr_expect(plan_uses_hnsw(f.conn, 7, v), "the heavy user's search does not use the HNSW index");
+	cr_expect_not(plan_uses_hnsw(f.conn, 1001, v), "a typical user's search goes through the HNSW index");
 	for (i = 1; i < 10; i++)
 		cr_expect(g.scores[i - 1] >= g.scores[i], "ordered by score");
 	r = tenv_pg_exec(f.conn, "SET enable_indexscan = off; SELECT id::text FROM mem0_memories WHERE user_id = 7 "
