@@ -8,7 +8,7 @@
 # recall for typical users and the heavy user (mwbench search run).
 #   bash bench/search.sh [--users 10000] [--per-user 100] [--heavy 50000] [--dims 1536] [--hnsw]
 #        [--requests 2000] [--heavy-requests 500] [--concurrency 1,32] [--recall 200] [--no-floor]
-#        [--plans] [--data DIR]
+#        [--plans] [--data DIR] [--shared-buffers 4GB] [--prewarm]
 # A small run takes seconds: --users 200 --heavy 2000 --dims 256. The full
 # corpus (1,000,000 + 50,000 rows of 1536-d) needs ~10 GB of disk (~20 GB
 # with --hnsw) and minutes to load; --data DIR keeps the loaded cluster for
@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/bench
 USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false
-REQUESTS=2000 HEAVY_REQUESTS=500 CONC=1,32 RECALL=200 FLOOR="" PLANS=false DATA=""
+REQUESTS=2000 HEAVY_REQUESTS=500 CONC=1,32 RECALL=200 FLOOR="" PLANS=false DATA="" SHARED_BUFFERS=4GB PREWARM=false
 while [ $# -gt 0 ]; do
 	case $1 in
 	--users) USERS=$2; shift 2 ;;
@@ -32,6 +32,8 @@ while [ $# -gt 0 ]; do
 	--no-floor) FLOOR=--no-floor; shift ;;
 	--plans) PLANS=true; shift ;;
 	--data) DATA=$2; shift 2 ;;
+	--shared-buffers) SHARED_BUFFERS=$2; shift 2 ;;
+	--prewarm) PREWARM=true; shift ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -60,8 +62,8 @@ trap cleanup EXIT
 servers_start "$TMP"
 PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAt)
 # Memory for a box with ~16 GB free; the HNSW build wants its graph in maintenance_work_mem.
-"${PSQL[@]}" -c "ALTER SYSTEM SET shared_buffers = '4GB'" -c "ALTER SYSTEM SET effective_cache_size = '12GB'" \
-	-c "ALTER SYSTEM SET maintenance_work_mem = '6GB'" -c "ALTER SYSTEM SET max_parallel_maintenance_workers = 2" \
+"${PSQL[@]}" -c "ALTER SYSTEM SET shared_buffers = '$SHARED_BUFFERS'" -c "ALTER SYSTEM SET effective_cache_size = '12GB'" \
+	-c "ALTER SYSTEM SET maintenance_work_mem = '8GB'" -c "ALTER SYSTEM SET max_parallel_maintenance_workers = 2" \
 	-c "ALTER SYSTEM SET checkpoint_timeout = '30min'" -c "ALTER SYSTEM SET max_wal_size = '8GB'" >/dev/null
 as_postgres "$PG_BIN/pg_ctl" -D "$TMP/pg" -w -t 120 restart >/dev/null
 
@@ -85,6 +87,18 @@ else
 	MEM0_HNSW=false "$BUILD/memctl" migrate >/dev/null
 fi
 "${PSQL[@]}" -d bench -c "VACUUM ANALYZE mem0_memories"
+if [ "$PREWARM" = true ]; then
+	# steady state of a server whose shared_buffers hold the working set: the table, its TOAST
+	# (the vectors) and the B-trees read once (the HNSW graph, if any, stays in the OS cache)
+	PAGES=$("${PSQL[@]}" -d bench -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" -c "
+		WITH t AS (SELECT oid, reltoastrelid FROM pg_class WHERE relname = 'mem0_memories')
+		SELECT sum(pg_prewarm(c.oid::regclass)) FROM pg_class c, t
+		 WHERE c.oid IN (t.oid, t.reltoastrelid)
+		    OR c.oid IN (SELECT i.indexrelid FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
+				  JOIN pg_am a ON a.oid = x.relam
+				  WHERE i.indrelid IN (t.oid, t.reltoastrelid) AND a.amname = 'btree')")
+	echo "prewarmed $((PAGES * 8 / 1024)) MB into shared_buffers ($SHARED_BUFFERS)"
+fi
 echo "database: $("${PSQL[@]}" -d bench -c "SELECT pg_size_pretty(pg_database_size('bench'))"), HNSW index: $HNSW"
 
 "$BUILD/tests/mockllm" --port 0 --dims "$DIMS" --latency-ms 0 >"$TMP/mock.out" 2>"$TMP/mock.err" &

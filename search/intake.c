@@ -167,12 +167,24 @@ void intake_step(struct app *a)
 				 "BLOCK", block, "STREAMS", a->cfg.search_stream, ">" };
 	int room = a->max_inflight - a->inflight;
 
-	if (a->stopping) {
-		if (a->istate == INTAKE_WAITING)
-			a->istate = INTAKE_STOPPED;
+	switch (a->istate) {
+	case INTAKE_DOWN:	/* the read connection's state callback starts over */
+	case INTAKE_HELLO:	/* a command is in flight: its reply steps on */
+	case INTAKE_GROUP:
+	case INTAKE_READING:
+	case INTAKE_STOPPED:
+		return;
+	case INTAKE_WAITING:
+		break;
+	default:
+		log_error("intake: unknown state %d", (int)a->istate);
 		return;
 	}
-	if (a->istate != INTAKE_WAITING || evtimer_pending(a->retry_ev, NULL) || room <= 0)
+	if (a->stopping) {
+		a->istate = INTAKE_STOPPED;
+		return;
+	}
+	if (evtimer_pending(a->retry_ev, NULL) || room <= 0)
 		return;
 	if (!store_may_read(a))
 		return;

@@ -125,7 +125,7 @@ static pid_t redis_start(int port, const char *dir)
 
 	snprintf(p, sizeof(p), "%d", port);
 	snprintf(logp, sizeof(logp), "%s/redis-%d.log", dir, port);
-	pid = tenv_spawn(argv, NULL, logp);
+	pid = stest_spawn(argv, NULL, logp);
 	for (;;) {
 		struct timeval tv = { 0, 200000 };
 		redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);

@@ -9,6 +9,7 @@
 #include "testenv.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <math.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,6 +136,49 @@ static bool group_exists(int port, const char *stream, const char *group)
 	return found;
 }
 
+extern char **environ;
+
+/*
+ * tenv_spawn, plus: the daemon gets SIGKILL if the test process dies (a
+ * failed assertion must not leave a memsearch running), and env entries go
+ * first (getenv() takes the first of a name).
+ */
+pid_t stest_spawn(char *const argv[], char *const env[], const char *log_path)
+{
+	size_t n = 0, m = 0, i;
+	char **envp;
+	pid_t parent = getpid(), pid;
+
+	while (environ[n])
+		n++;
+	while (env && env[m])
+		m++;
+	envp = calloc(n + m + 1, sizeof(char *));
+	cr_assert(envp);
+	for (i = 0; i < m; i++)
+		envp[i] = env[i];
+	for (i = 0; i < n; i++)
+		envp[m + i] = environ[i];
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		int devnull = open("/dev/null", O_RDONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		dup2(devnull, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setpgid(0, 0);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	free(envp);
+	return pid;
+}
+
 static void spawn(struct stest_daemon *d, int dims, int redis_port, char *const *extra_env)
 {
 	char bin[512], pgport[32], pgdb[96], redis[64], stream[128], dimsv[48], *env[40];
@@ -161,7 +206,7 @@ static void spawn(struct stest_daemon *d, int dims, int redis_port, char *const 
 	env[n] = NULL;
 	snprintf(d->log, sizeof(d->log), "%s/memsearch-%d-%ld-%d.log", tmp ? tmp : "/tmp", (int)getpid(),
 		 (long)time(NULL), rand() % 100000);
-	d->pid = tenv_spawn(argv, env, d->log);
+	d->pid = stest_spawn(argv, env, d->log);
 }
 
 static void wait_group(struct stest_daemon *d, int redis_port)

@@ -36,6 +36,13 @@ struct store *stest_store(struct event_base *base, const char *db, int dims);
 void stest_wait(struct event_base *base, const bool *done, int timeout_ms);
 
 /* ---- memsearch as a process ---- */
+
+/*
+ * Like tenv_spawn, but the program gets SIGKILL when the test process dies
+ * (a failed assertion leaves nothing running), and env entries come before
+ * the inherited environment.
+ */
+pid_t stest_spawn(char *const argv[], char *const env[], const char *log_path);
 struct stest_daemon {
 	pid_t pid;
 	char log[256];
@@ -58,8 +65,9 @@ redisContext *stest_redis(int port);
 
 /*
  * Sends a request (field/value pairs, NULL-terminated; reply_to is added
- * unless given) and waits up to timeout_ms for the reply. Returns the parsed
- * reply (caller json_decref's) or NULL on timeout.
+ * unless given; reply_to given as NULL sends none) and waits up to
+ * timeout_ms for the reply. Returns the parsed reply (caller json_decref's),
+ * or NULL on timeout or when there is no reply key to wait on.
  */
 json_t *stest_request(redisContext *rc, const char *stream, int timeout_ms, ...);
 /* Same, from arrays. */
