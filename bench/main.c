@@ -11,6 +11,9 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "ingest") == 0)
 		return bench_ingest(argc - 1, argv + 1);
-	fprintf(stderr, "usage: mwbench ingest [options]   (see bench/ingest.sh)\n");
+	if (argc >= 2 && strcmp(argv[1], "search") == 0)
+		return bench_search(argc - 1, argv + 1);
+	fprintf(stderr, "usage: mwbench ingest [options]   (see bench/ingest.sh)\n"
+			"       mwbench search load|run|explain [options]   (see bench/search.sh)\n");
 	return 2;
 }

@@ -24,6 +24,11 @@ int ctl_replay(const struct cfg *cfg, int argc, char **argv);
 int ctl_backfill(const struct cfg *cfg, int argc, char **argv);
 int ctl_dlq(const struct cfg *cfg, int argc, char **argv);
 int ctl_trim(const struct cfg *cfg, int argc, char **argv);
+/* The read path through memsearch (cmd_read.c): XADD a request, BLPOP its reply. */
+int ctl_search(const struct cfg *cfg, int argc, char **argv);
+int ctl_get_all(const struct cfg *cfg, int argc, char **argv);
+int ctl_history(const struct cfg *cfg, int argc, char **argv);
+int ctl_stats(const struct cfg *cfg, int argc, char **argv);
 
 /* A blocking connection to the configured PostgreSQL, or NULL with a line on stderr. */
 PGconn *ctl_pg_connect(const struct cfg *cfg);

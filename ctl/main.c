@@ -20,6 +20,10 @@ static const struct ctl_cmd commands[] = {
 	{ "backfill", ctl_backfill, "feed old chat history (--from-db or --file JSONL), resumable" },
 	{ "dlq", ctl_dlq, "dead letters: list, show, retry, drop" },
 	{ "trim", ctl_trim, "trim the ingest stream, keeping what a consumer group still needs" },
+	{ "search", ctl_search, "search a user's memories through memsearch: --user N QUERY" },
+	{ "get-all", ctl_get_all, "list a user's memories, newest first: --user N [--session S]" },
+	{ "history", ctl_history, "the changes of one memory: MEMORY_ID --user N" },
+	{ "stats", ctl_stats, "a user's memory count, last memory, history rows: --user N" },
 };
 
 static void usage(FILE *out)
