@@ -6,6 +6,7 @@
 #define MW_BENCH_H
 
 int bench_ingest(int argc, char **argv);
+int bench_search(int argc, char **argv);
 int bench_embed(int argc, char **argv);
 
 #endif

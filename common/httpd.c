@@ -30,11 +30,15 @@ struct httpd {
 };
 
 struct httpd_checks {
-	int n;
+	int n, nnotes;
 	struct {
 		char name[32];
 		bool up;
 	} c[MAX_CHECKS];
+	struct {
+		char name[32];
+		char text[512];
+	} notes[MAX_CHECKS];
 };
 
 void httpd_check(struct httpd_checks *c, const char *name, bool up)
@@ -44,6 +48,15 @@ void httpd_check(struct httpd_checks *c, const char *name, bool up)
 	snprintf(c->c[c->n].name, sizeof(c->c[c->n].name), "%s", name);
 	c->c[c->n].up = up;
 	c->n++;
+}
+
+void httpd_note(struct httpd_checks *c, const char *name, const char *text)
+{
+	if (c->nnotes == MAX_CHECKS)
+		return;
+	snprintf(c->notes[c->nnotes].name, sizeof(c->notes[c->nnotes].name), "%s", name);
+	snprintf(c->notes[c->nnotes].text, sizeof(c->notes[c->nnotes].text), "%s", text);
+	c->nnotes++;
 }
 
 static void reply(struct evhttp_request *req, int code, const char *reason, const char *type, const char *body,
@@ -74,6 +87,13 @@ static void serve_ready(struct httpd *h, struct evhttp_request *req)
 	}
 	json_object_set_new(o, "ready", json_boolean(ok));
 	json_object_set_new(o, "checks", checks);
+	if (c.nnotes) {
+		json_t *notes = json_object();
+
+		for (i = 0; i < c.nnotes; i++)
+			json_object_set_new(notes, c.notes[i].name, json_string(c.notes[i].text));
+		json_object_set_new(o, "notes", notes);
+	}
 	body = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	reply(req, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "application/json", body, strlen(body));

@@ -5,7 +5,7 @@
  *   GET /healthz  200 "ok" while the loop runs (liveness)
  *   GET /readyz   200 when every dependency the daemon reports is up, else
  *                 503; the JSON body names each: {"ready":false,
- *                 "checks":{"redis":"up","postgres":"down"}}
+ *                 "checks":{"redis":"up","postgres":"down"}}, and any notes
  * Owns the evhttp and its listening socket; borrows the registry.
  */
 #ifndef MW_HTTPD_H
@@ -22,6 +22,12 @@ struct httpd_checks;
 /* Fills the readiness checks, one httpd_check() per dependency; runs on the loop, per request. */
 typedef void (*httpd_ready_cb)(void *arg, struct httpd_checks *c);
 void httpd_check(struct httpd_checks *c, const char *name, bool up);
+/*
+ * A note beside the checks, for what works but not as configured (the
+ * store's fallback): {"ready":true,"checks":{...},"notes":{"store":"..."}}.
+ * Notes do not change readiness.
+ */
+void httpd_note(struct httpd_checks *c, const char *name, const char *text);
 
 /*
  * Listens on addr ("host:port", "[v6]:port"; port 0 picks a free one)

@@ -154,13 +154,11 @@ int batcher_active(const struct batcher *b)
 
 /* ---- batches ---- */
 
-static void batch_free(struct batch *b)
+/* Everything derived from the entries (not the entries themselves). */
+static void free_derived(struct batch *b)
 {
 	int i;
 
-	if (b->retry_timer)
-		event_free(b->retry_timer);
-	free(b->entries);
 	free(b->applied);
 	free(b->msgs);
 	free(b->user_turns);
@@ -184,6 +182,14 @@ static void batch_free(struct batch *b)
 	free(b->newvecs);
 	free(b->memory_meta);
 	free(b->history_meta);
+}
+
+static void batch_free(struct batch *b)
+{
+	if (b->retry_timer)
+		event_free(b->retry_timer);
+	free_derived(b);
+	free(b->entries);
 	free(b);
 }
 
@@ -191,31 +197,8 @@ static void batch_free(struct batch *b)
 static void batch_reset(struct batch *b)
 {
 	struct batch fresh = { 0 };
-	int i;
 
-	free(b->applied);
-	free(b->msgs);
-	free(b->user_turns);
-	free(b->qvecs);
-	for (i = 0; i < b->ncands; i++) {
-		free(b->cands[i].text);
-		free(b->cands[i].hash);
-	}
-	free(b->cands);
-	for (i = 0; i < b->nfacts; i++)
-		free(b->facts[i]);
-	free(b->facts);
-	prompt_action_list_free(&b->actions);
-	for (i = 0; i < b->nchanges; i++) {
-		free(b->change_texts[i]);
-		free(b->change_hashes[i]);
-	}
-	free(b->changes);
-	free(b->change_texts);
-	free(b->change_hashes);
-	free(b->newvecs);
-	free(b->memory_meta);
-	free(b->history_meta);
+	free_derived(b);
 	fresh.app = b->app;
 	fresh.q = b->q;
 	fresh.user = b->user;
@@ -410,7 +393,7 @@ static void query_vecs_done(void *arg, int status, const float *vecs, int n, int
 	batch_step(b);
 }
 
-void batch_set_candidates(struct batch *b, const struct store_memory *m, int n)
+static void batch_set_candidates(struct batch *b, const struct store_memory *m, int n)
 {
 	int i;
 
@@ -429,7 +412,8 @@ void batch_set_candidates(struct batch *b, const struct store_memory *m, int n)
 	}
 }
 
-static void retrieve_done(void *arg, enum store_status st, const struct store_memory *m, int n, const char *errstr)
+void batch_candidates_done(void *arg, enum store_status st, const struct store_memory *m, int n,
+			   const char *errstr)
 {
 	struct batch *b = arg;
 
@@ -439,6 +423,7 @@ static void retrieve_done(void *arg, enum store_status st, const struct store_me
 	}
 	b->attempts = 0;
 	batch_set_candidates(b, m, n);
+	b->cands_ready = true;
 	b->state = BATCH_EXTRACT;
 	batch_step(b);
 }
@@ -452,7 +437,7 @@ static void run_retrieve(struct batch *b)
 
 	for (i = first; i < b->nuser; i++)
 		vecs[nv++] = b->qvecs + (size_t)i * (size_t)dims;
-	if (store_candidates(b->app->store, b->user, vecs, nv, b->app->cfg->top_k, retrieve_done, b) < 0)
+	if (store_candidates(b->app->store, b->user, vecs, nv, b->app->cfg->top_k, batch_candidates_done, b) < 0)
 		batch_retry_later(b, "store not connected");
 }
 

@@ -123,20 +123,6 @@ static void facts_done(void *arg, int status, const char *content, const char *e
 	batch_step(b);
 }
 
-static void fact_cands_done(void *arg, enum store_status st, const struct store_memory *m, int n, const char *errstr)
-{
-	struct batch *b = arg;
-
-	if (st != STORE_OK) {
-		batch_retry_later(b, errstr ? errstr : "store unavailable");
-		return;
-	}
-	b->attempts = 0;
-	batch_set_candidates(b, m, n);
-	b->cands_ready = true;
-	batch_step(b);
-}
-
 static void fact_vecs_done(void *arg, int status, const float *vecs, int n, int dims, const char *errstr)
 {
 	struct batch *b = arg;
@@ -152,7 +138,7 @@ static void fact_vecs_done(void *arg, int status, const float *vecs, int n, int 
 	memcpy(b->qvecs, vecs, sizeof(float) * (size_t)n * (size_t)dims);
 	for (i = 0; i < nq; i++)
 		q[i] = b->qvecs + (size_t)i * (size_t)dims;
-	if (store_candidates(b->app->store, b->user, q, nq, b->app->cfg->top_k, fact_cands_done, b) < 0)
+	if (store_candidates(b->app->store, b->user, q, nq, b->app->cfg->top_k, batch_candidates_done, b) < 0)
 		batch_retry_later(b, "store not connected");
 }
 

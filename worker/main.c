@@ -186,8 +186,6 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out_cfg;
 	}
-	if (cfg.provider == CFG_PROVIDER_PGVECTOR && check_schema(&cfg) < 0)
-		goto out_cfg;
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	signal(SIGPIPE, SIG_IGN);
 
@@ -210,6 +208,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
+	/* MEM0_PROVIDER=auto may have chosen either store */
+	if (strcmp(store_name(app.store), "pgvector") == 0 && check_schema(&cfg) < 0)
+		goto out;
 	app.wm = wm_new(&app, err, sizeof(err));
 	if (!app.wm) {
 		fprintf(stderr, "%s\n", err);
@@ -227,9 +228,11 @@ int main(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 
-	log_info("memworker started: stream %s, group %s, pipeline %s, store %s, batch %d msgs / %d ms", cfg.stream,
-		 cfg.group, cfg.pipeline == CFG_PIPELINE_TWO_PASS ? "two-pass" : "single", store_name(app.store),
-		 cfg.batch_max, cfg.batch_window_ms);
+	log_info("memworker started: stream %s, group %s, pipeline %s, store %s%s%s%s, batch %d msgs / %d ms",
+		 cfg.stream, cfg.group, cfg.pipeline == CFG_PIPELINE_TWO_PASS ? "two-pass" : "single",
+		 store_name(app.store), store_fallback_reason(app.store) ? " (" : "",
+		 store_fallback_reason(app.store) ? store_fallback_reason(app.store) : "",
+		 store_fallback_reason(app.store) ? ")" : "", cfg.batch_max, cfg.batch_window_ms);
 	event_base_dispatch(app.base);
 	log_info("stopped: read %lld, acked %lld, dead-lettered %lld; +%lld ~%lld -%lld memories", app.stats.read,
 		 app.stats.acked, app.stats.dead_lettered, app.stats.added, app.stats.updated, app.stats.deleted);

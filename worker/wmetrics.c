@@ -78,6 +78,8 @@ static void ready(void *arg, struct httpd_checks *c)
 
 	httpd_check(c, "redis", app->rcmd && app->rread && rcmd_connected(app->rcmd) && rcmd_connected(app->rread));
 	httpd_check(c, strcmp(store, "pgvector") == 0 ? "postgres" : store, app->store && store_ready(app->store));
+	if (app->store && store_fallback_reason(app->store))
+		httpd_note(c, "store", store_fallback_reason(app->store));
 }
 
 /* ---- stream gauges ---- */
@@ -226,6 +228,10 @@ struct wmetrics *wm_new(struct app *app, char *err, size_t errlen)
 				   NULL);
 	wm->redis_up = metrics_gauge(m, "memworker_redis_connected", "1 while both Redis connections are up", NULL);
 	wm->store_up = metrics_gauge(m, "memworker_store_connected", "1 while the store's connections are up", NULL);
+	metrics_set(metrics_gauge(m, "memworker_store_fallback",
+				  "1 when MEM0_PROVIDER=auto found no pgvector and uses the SQLite store (why: /readyz)",
+				  NULL),
+		    app->store && store_fallback_reason(app->store) ? 1 : 0);
 	wm->start_time = metrics_gauge(m, "process_start_time_seconds", "Start time since the Unix epoch", NULL);
 	metrics_set(wm->start_time, (double)time(NULL));
 	wm->batch_size = metrics_histogram(m, "memworker_batch_size", "Entries per batch", size_bounds, NB(size_bounds),

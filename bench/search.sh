@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# bench/search.sh: the read-path benchmark of issue 4 on this machine.
+#
+# Builds release binaries, starts PostgreSQL + Redis (scripts/servers.sh),
+# bulk-loads the corpus with COPY (mwbench search load), optionally builds
+# the HNSW index (MEM0_HNSW=true), starts the mock LLM (0 ms) and one
+# memsearch, and prints end-to-end / server-side / raw-SQL figures and
+# recall for typical users and the heavy user (mwbench search run).
+#   bash bench/search.sh [--users 10000] [--per-user 100] [--heavy 50000] [--dims 1536] [--hnsw]
+#        [--requests 2000] [--heavy-requests 500] [--concurrency 1,32] [--recall 200] [--no-floor]
+#        [--plans] [--data DIR] [--shared-buffers 4GB] [--prewarm]
+# A small run takes seconds: --users 200 --heavy 2000 --dims 256. The full
+# corpus (1,000,000 + 50,000 rows of 1536-d) needs ~10 GB of disk (~20 GB
+# with --hnsw) and minutes to load; --data DIR keeps the loaded cluster for
+# later runs (same sizes: the load is skipped).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$ROOT/build/bench
+USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false
+REQUESTS=2000 HEAVY_REQUESTS=500 CONC=1,32 RECALL=200 FLOOR="" PLANS=false DATA="" SHARED_BUFFERS=4GB PREWARM=false
+while [ $# -gt 0 ]; do
+	case $1 in
+	--users) USERS=$2; shift 2 ;;
+	--per-user) PER_USER=$2; shift 2 ;;
+	--heavy) HEAVY=$2; shift 2 ;;
+	--dims) DIMS=$2; shift 2 ;;
+	--hnsw) HNSW=true; shift ;;
+	--requests) REQUESTS=$2; shift 2 ;;
+	--heavy-requests) HEAVY_REQUESTS=$2; shift 2 ;;
+	--concurrency) CONC=$2; shift 2 ;;
+	--recall) RECALL=$2; shift 2 ;;
+	--no-floor) FLOOR=--no-floor; shift ;;
+	--plans) PLANS=true; shift ;;
+	--data) DATA=$2; shift 2 ;;
+	--shared-buffers) SHARED_BUFFERS=$2; shift 2 ;;
+	--prewarm) PREWARM=true; shift ;;
+	*) echo "unknown option $1" >&2; exit 2 ;;
+	esac
+done
+
+bash "$ROOT/scripts/setup.sh"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMW_TESTS=ON >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target memsearch memctl mwbench mockllm >/dev/null
+
+. "$ROOT/scripts/servers.sh"
+if [ -n "$DATA" ]; then
+	mkdir -p "$DATA"
+	TMP=$(cd "$DATA" && pwd)
+	KEEP=1
+else
+	TMP=$(mktemp -d /tmp/memworker-bench.XXXXXX)
+	KEEP=0
+fi
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	servers_stop "$TMP"
+	[ "$KEEP" -eq 1 ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+servers_start "$TMP"
+PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAt)
+# Memory for a box with ~16 GB free; the HNSW build wants its graph in maintenance_work_mem.
+"${PSQL[@]}" -c "ALTER SYSTEM SET shared_buffers = '$SHARED_BUFFERS'" -c "ALTER SYSTEM SET effective_cache_size = '12GB'" \
+	-c "ALTER SYSTEM SET maintenance_work_mem = '8GB'" -c "ALTER SYSTEM SET max_parallel_maintenance_workers = 2" \
+	-c "ALTER SYSTEM SET checkpoint_timeout = '30min'" -c "ALTER SYSTEM SET max_wal_size = '8GB'" >/dev/null
+as_postgres "$PG_BIN/pg_ctl" -D "$TMP/pg" -w -t 120 restart >/dev/null
+
+SHAPE="$USERS $PER_USER $HEAVY $DIMS"
+export POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=$PG_PORT POSTGRES_USER=postgres POSTGRES_DB=bench
+export REDIS_URL=redis://127.0.0.1:$REDIS_PORT MEM0_EMBEDDING_DIMS=$DIMS MEM0_LOG_LEVEL=warn
+CONNINFO="host=127.0.0.1 port=$PG_PORT user=postgres dbname=bench"
+if [ "$(cat "$TMP/loaded" 2>/dev/null || true)" != "$SHAPE" ]; then
+	"${PSQL[@]}" -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
+	MEM0_HNSW=false "$BUILD/memctl" migrate >/dev/null
+	echo "== load: $USERS users x $PER_USER + 1 heavy user x $HEAVY, ${DIMS}-d"
+	"$BUILD/mwbench" search load --pg "$CONNINFO" --users "$USERS" --per-user "$PER_USER" --heavy "$HEAVY" \
+		--dims "$DIMS"
+	echo "$SHAPE" >"$TMP/loaded"
+fi
+if [ "$HNSW" = true ]; then
+	t0=$(date +%s)
+	MEM0_HNSW=true "$BUILD/memctl" migrate >/dev/null
+	echo "HNSW index ready after $(( $(date +%s) - t0 )) s"
+else
+	MEM0_HNSW=false "$BUILD/memctl" migrate >/dev/null
+fi
+"${PSQL[@]}" -d bench -c "VACUUM ANALYZE mem0_memories"
+if [ "$PREWARM" = true ]; then
+	# steady state of a server whose shared_buffers hold the working set: the table, its TOAST
+	# (the vectors) and the B-trees read once (the HNSW graph, if any, stays in the OS cache)
+	PAGES=$("${PSQL[@]}" -d bench -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" -c "
+		WITH t AS (SELECT oid, reltoastrelid FROM pg_class WHERE relname = 'mem0_memories')
+		SELECT sum(pg_prewarm(c.oid::regclass)) FROM pg_class c, t
+		 WHERE c.oid IN (t.oid, t.reltoastrelid)
+		    OR c.oid IN (SELECT i.indexrelid FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
+				  JOIN pg_am a ON a.oid = x.relam
+				  WHERE i.indrelid IN (t.oid, t.reltoastrelid) AND a.amname = 'btree')")
+	echo "prewarmed $((PAGES * 8 / 1024)) MB into shared_buffers ($SHARED_BUFFERS)"
+fi
+echo "database: $("${PSQL[@]}" -d bench -c "SELECT pg_size_pretty(pg_database_size('bench'))"), HNSW index: $HNSW"
+
+"$BUILD/tests/mockllm" --port 0 --dims "$DIMS" --latency-ms 0 >"$TMP/mock.out" 2>"$TMP/mock.err" &
+PIDS+=($!)
+for _ in $(seq 1 100); do grep -q listening "$TMP/mock.out" && break; sleep 0.05; done
+MOCK_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/mock.out")
+
+STREAM=bench:search:$$
+MEM0_MODELS=openai OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 MEM0_SEARCH_STREAM=$STREAM MEM0_LOG_LEVEL=info \
+	"$BUILD/memsearch" 2>"$TMP/memsearch.log" &
+SPID=$!
+PIDS+=($SPID)
+for _ in $(seq 1 100); do
+	redis-cli -p "$REDIS_PORT" XINFO GROUPS "$STREAM" 2>/dev/null | grep -q memsearch && break
+	sleep 0.05
+done
+
+echo "== search: limit 10, mock embeddings at 0 ms, $(nproc) cores shared by every process"
+if [ "$PLANS" = true ]; then
+	"$BUILD/mwbench" search explain --pg "$CONNINFO" --users "$USERS" --per-user "$PER_USER" --heavy "$HEAVY" \
+		--dims "$DIMS"
+fi
+"$BUILD/mwbench" search run --pg "$CONNINFO" --redis-port "$REDIS_PORT" --stream "$STREAM" --users "$USERS" \
+	--per-user "$PER_USER" --heavy "$HEAVY" --dims "$DIMS" --concurrency "$CONC" --requests "$REQUESTS" \
+	--heavy-requests "$HEAVY_REQUESTS" --recall "$RECALL" $FLOOR
+# CPU seconds over the whole run, per program (the cores are shared by all of them)
+cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo "?"; }
+PGMAIN=$(head -1 "$TMP/pg/postmaster.pid")
+PGCPU=0
+for p in $(ps -o pid= --ppid "$PGMAIN"); do PGCPU=$(awk -v a="$PGCPU" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
+echo "cpu seconds: memsearch $(cpu_s "$SPID"), mockllm $(cpu_s "${PIDS[0]}"), redis-server $(cpu_s "$(cat "$TMP/redis.pid")"), postgres backends $PGCPU (live ones)"
+kill -TERM "$SPID"
+wait "$SPID" || true
+grep -E "stopped|error" "$TMP/memsearch.log" | sed 's/^/memsearch: /' | tail -n 3
