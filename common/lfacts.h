@@ -12,10 +12,13 @@
  * longer likes tea" / "Is no longer vegetarian".
  *
  * Decisions reconcile facts with existing memories, using the local
- * embedder for similarity: an equal text -> NONE; a retraction of a similar
- * memory -> DELETE; a new value for the same single-valued predicate
- * ("Lives in", "Works as", "Name is", "Favorite color is") of a similar
- * memory -> UPDATE; otherwise ADD.
+ * embedder for similarity: the same words (or cosine >= LFACTS_SAME_SIM)
+ * -> NONE; a retraction of a similar memory sharing a content word ->
+ * DELETE; a new value for the same single-valued predicate ("Lives in",
+ * "Works as", "Name is", "Favorite color is", an age) of a similar memory,
+ * the opposite statement about the same thing ("Does not like X" after
+ * "Likes X"), or a close one-word attribute ("Is vegan" after "Is
+ * vegetarian") -> UPDATE; otherwise ADD.
  *
  * Pure functions: no I/O, no state; the embedder is only read.
  */
