@@ -51,5 +51,9 @@ status=0
 if [ -f "$ROOT/clients/node/package.json" ] && [ "$status" -eq 0 ]; then
 	log "Node client tests"
 	(cd "$ROOT/clients/node" && npm ci --no-audit --no-fund --silent && MW_TEST_BIN="$BUILD" npm test) || status=$?
+	if [ "$status" -eq 0 ]; then
+		log "Node client end to end (real memworker, memsearch, mock LLM)"
+		(cd "$ROOT/clients/node" && MW_TEST_BIN="$BUILD" npm run --silent test:e2e) || status=$?
+	fi
 fi
 exit "$status"
