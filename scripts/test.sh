@@ -62,6 +62,11 @@ if [ -f "$ROOT/clients/node/package.json" ] && [ "$status" -eq 0 ]; then
 	log "Node client tests"
 	(cd "$ROOT/clients/node" && npm ci --no-audit --no-fund --silent && MW_TEST_BIN="$BUILD" npm test) 2>&1 |
 		tee "$TMP/node.log" || status=$?
+	if [ "$status" -eq 0 ]; then
+		log "Node client end to end (real memworker, memsearch, mock LLM)"
+		(cd "$ROOT/clients/node" && MW_TEST_BIN="$BUILD" npm run --silent test:e2e) 2>&1 |
+			tee "$TMP/node-e2e.log" || status=$?
+	fi
 fi
 
 # The demo runs after a full run (no ctest arguments), or with MW_TEST_DEMO=1; MW_TEST_DEMO=0 skips it.
@@ -77,10 +82,10 @@ if [ "$status" -eq 0 ] && [ "$demo" = 1 ]; then
 		status=$demo_status
 		failed=$((${failed:-0} + 1))
 	fi
-	# and the Node client's (node --test prints "# pass N" and "# fail N")
-	npass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$TMP/node.log" 2>/dev/null | tail -n 1)
-	nfail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$TMP/node.log" 2>/dev/null | tail -n 1)
-	failed=$((${failed:-0} + ${nfail:-0}))
-	echo "test.sh: $((${total:-0} + 1 + ${npass:-0} + ${nfail:-0} - failed)) passed, $failed failed"
+	# and the Node client's (node --test prints "# pass N" and "# fail N" per run)
+	npass=$(cat "$TMP"/node*.log 2>/dev/null | sed -n 's/^# pass \([0-9]*\)$/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+	nfail=$(cat "$TMP"/node*.log 2>/dev/null | sed -n 's/^# fail \([0-9]*\)$/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+	failed=$((${failed:-0} + nfail))
+	echo "test.sh: $((${total:-0} + 1 + npass + nfail - failed)) passed, $failed failed"
 fi
 exit "$status"

@@ -161,6 +161,8 @@ class Stack {
 			POSTGRES_USER: PG_USER,
 			POSTGRES_DB: this.db,
 			MEM0_EMBEDDING_DIMS: String(DIMS),
+			// local (the default) allows 100 dimensions only: these are the mock's
+			MEM0_MODELS: 'openai',
 			...extra,
 		};
 	}
