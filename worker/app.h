@@ -67,6 +67,7 @@ struct app {
 void intake_start(struct app *app);
 void intake_kick(struct app *app);	/* read more if allowed (after acks free room) */
 void intake_redis_state(void *arg, bool connected);
+void intake_cmd_state(void *arg, bool connected);
 
 /* trim.c: starts the periodic stream trim if MEM0_TRIM_KEEP_DAYS > 0. */
 void trim_start(struct app *app);

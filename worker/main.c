@@ -219,7 +219,7 @@ int main(int argc, char **argv)
 	app.held_ids = idset_new();
 	app.embedder = emb_new(app.base, app.models, &app.stats, app.wm);
 	app.batcher = batcher_new(&app);
-	app.rcmd = rcmd_new(app.base, &app.redis, 5000, "cmd", NULL, NULL);
+	app.rcmd = rcmd_new(app.base, &app.redis, 5000, "cmd", intake_cmd_state, &app);
 	/* the read connection has no command timeout: XREADGROUP BLOCK waits on it */
 	app.rread = rcmd_new(app.base, &app.redis, 0, "read", intake_redis_state, &app);
 	intake_start(&app);
