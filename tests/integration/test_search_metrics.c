@@ -1,7 +1,8 @@
 /*
  * memsearch's /metrics, /healthz and /readyz: Prometheus text that parses,
  * request counters by op and outcome that move with the work, search
- * latency and empty results counted.
+ * latency and empty results counted. Runs on both stores (MW_TEST_STORE:
+ * storeenv.h).
  */
 #include "mockllm.h"
 #include "opsenv.h"
@@ -18,8 +19,8 @@
 
 Test(search_metrics, endpoints_parse_and_count, .init = tenv_require_servers, .timeout = 90)
 {
-	char db[64], base[160], err[256], id[40];
-	PGconn *pg = stest_db("smet", DIMS, false, db);
+	char base[160], err[256], id[40];
+	struct senv store;
 	struct mockllm *mock;
 	struct stest_daemon d;
 	redisContext *rc;
@@ -29,13 +30,14 @@ Test(search_metrics, endpoints_parse_and_count, .init = tenv_require_servers, .t
 
 	float v[DIMS];
 
+	stest_store_setup(&store, "smet", DIMS);
 	stest_vec(v, DIMS, 3, 0.1f);
-	stest_insert(pg, 5, "s", "Likes green tea", NULL, v, DIMS, id);
+	stest_add(&store, 5, "s", "Likes green tea", NULL, v, DIMS, id);
 	mock = mockllm_start(DIMS);
 	snprintf(base, sizeof(base), "OPENAI_BASE_URL=%s", mockllm_base_url(mock));
 	{
 		char *env[] = { base, (char *)"MEM0_MODELS=openai", (char *)"MEM0_METRICS_ADDR=127.0.0.1:0", NULL };
-		stest_daemon_start(&d, db, DIMS, tenv_redis_port(), env);
+		stest_daemon_start(&d, &store, DIMS, tenv_redis_port(), env);
 	}
 	port = oenv_metrics_port(d.log, 10000);
 	cr_assert_gt(port, 0, "no metrics port in the log");
@@ -66,5 +68,5 @@ Test(search_metrics, endpoints_parse_and_count, .init = tenv_require_servers, .t
 	redisFree(rc);
 	stest_daemon_stop(&d);
 	mockllm_stop(mock);
-	PQfinish(pg);
+	senv_teardown(&store);
 }

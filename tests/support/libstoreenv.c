@@ -226,3 +226,16 @@ char *senv_text(struct senv *s, const char *sql)
 	}
 	return out;
 }
+
+void senv_exec(struct senv *s, const char *sql)
+{
+	char *q, *err = NULL;
+
+	if (s->kind == SENV_PG) {
+		PQclear(tenv_pg_exec(s->pg, sql));
+		return;
+	}
+	q = portable(sql);
+	cr_assert_eq(sqlite3_exec(s->sqlite, q, NULL, NULL, &err), SQLITE_OK, "SQLite: %s\n%s", err ? err : "", q);
+	free(q);
+}

@@ -56,6 +56,8 @@ bool senv_is_pg(const struct senv *s);
 long long senv_count(struct senv *s, const char *sql);
 /* First column of the one row sql returns, as text (malloc'd; NULL for SQL NULL). */
 char *senv_text(struct senv *s, const char *sql);
+/* Runs sql (statements that return no rows; asserts they succeed). */
+void senv_exec(struct senv *s, const char *sql);
 
 /* Opens a SQLite store file for assertions (md5 registered). */
 sqlite3 *senv_sqlite_open(const char *path);
