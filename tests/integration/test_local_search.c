@@ -36,7 +36,7 @@ Test(local_search, what_movies_do_i_like, .init = tenv_require_servers, .timeout
 	cr_assert_eq(wenv_count(&w, "SELECT count(*) FROM mem0_memories WHERE user_id = 1"), 7);
 
 	snprintf(model, sizeof(model), "MEM0_LOCAL_MODEL_PATH=%s", lenv_model_path());
-	stest_daemon_start(&d, w.db, 100, tenv_redis_port(), env);
+	stest_daemon_start(&d, &w.store, 100, tenv_redis_port(), env);
 	rc = stest_redis(tenv_redis_port());
 	r = stest_request(rc, d.stream, 10000, "op", "search", "user_db_id", "1", "query", "What movies do I like?",
 	                  "limit", "7", NULL);
