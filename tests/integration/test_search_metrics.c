@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DIMS 64
 
@@ -42,7 +43,18 @@ Test(search_metrics, endpoints_parse_and_count, .init = tenv_require_servers, .t
 	port = oenv_metrics_port(d.log, 10000);
 	cr_assert_gt(port, 0, "no metrics port in the log");
 	cr_expect_eq(oenv_http_get(port, "/healthz", NULL), 200);
-	cr_expect_eq(oenv_http_get(port, "/readyz", &body), 200, "%s", body ? body : "");
+	{
+		/* ready once both Redis connections and the store's are up */
+		long long until = tenv_now_ms() + 10000;
+		long st = 0;
+
+		while ((st = oenv_http_get(port, "/readyz", &body)) != 200 && tenv_now_ms() < until) {
+			free(body);
+			body = NULL;
+			usleep(50000);
+		}
+		cr_expect_eq(st, 200, "%s", body ? body : "");
+	}
 	free(body);
 
 	rc = stest_redis(tenv_redis_port());
