@@ -7,5 +7,6 @@
 
 int bench_ingest(int argc, char **argv);
 int bench_search(int argc, char **argv);
+int bench_embed(int argc, char **argv);
 
 #endif

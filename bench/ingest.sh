@@ -4,11 +4,12 @@
 # Builds release binaries, starts PostgreSQL + Redis (scripts/servers.sh) and
 # the mock LLM at the given latency, runs one memworker, feeds the corpus
 # with mwbench ingest and prints the figures, plus the mock's call counts.
-#   bash bench/ingest.sh [--latency-ms 0] [--users 200] [--exchanges 20] [--dims 1536]
+#   bash bench/ingest.sh [--latency-ms 0] [--users 200] [--exchanges 20] [--dims 1536] [--models mock|local]
+# --models local: the embedded models instead of the mock (100-d, no HTTP).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/bench
-LATENCY=0 USERS=200 EXCHANGES=20 DIMS=1536 PIPELINE=single
+LATENCY=0 USERS=200 EXCHANGES=20 DIMS=1536 PIPELINE=single MODELS=mock
 while [ $# -gt 0 ]; do
 	case $1 in
 	--latency-ms) LATENCY=$2; shift 2 ;;
@@ -16,6 +17,7 @@ while [ $# -gt 0 ]; do
 	--exchanges) EXCHANGES=$2; shift 2 ;;
 	--dims) DIMS=$2; shift 2 ;;
 	--pipeline) PIPELINE=$2; shift 2 ;;
+	--models) MODELS=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -45,13 +47,20 @@ MOCK_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/mock.out")
 export POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=$PG_PORT POSTGRES_USER=postgres POSTGRES_DB=bench
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT MEM0_MODELS=openai OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1
 export MEM0_EMBEDDING_DIMS=$DIMS MEM0_STREAM=bench:ingest MEM0_PIPELINE=$PIPELINE MEM0_LOG_LEVEL=warn
+if [ "$MODELS" = local ]; then
+	. "$ROOT/scripts/local_model.sh"
+	export MEM0_LOCAL_MODEL_PATH=${MEM0_LOCAL_MODEL_PATH:-$LOCAL_MODEL_DEFAULT}
+	local_model_ensure "$BUILD/memctl" "$MEM0_LOCAL_MODEL_PATH"
+	export MEM0_MODELS=local MEM0_EMBEDDING_DIMS=100
+	DIMS=100
+fi
 "$BUILD/memctl" migrate >/dev/null
 "$BUILD/memworker" 2>"$TMP/worker.log" &
 WPID=$!
 PIDS+=($WPID)
 sleep 0.3
 
-echo "== ingest: $USERS users x $EXCHANGES exchanges, mock latency ${LATENCY} ms, ${DIMS}-d, pipeline $PIPELINE"
+echo "== ingest: $USERS users x $EXCHANGES exchanges, models $MODELS (mock latency ${LATENCY} ms), ${DIMS}-d, pipeline $PIPELINE"
 "$BUILD/mwbench" ingest --redis-port "$REDIS_PORT" --stream bench:ingest --users "$USERS" --exchanges "$EXCHANGES" \
 	--worker-pid "$WPID" --pg "host=127.0.0.1 port=$PG_PORT user=postgres dbname=bench"
 STATS=$(curl -s "http://127.0.0.1:$MOCK_PORT/_mock/stats")

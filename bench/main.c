@@ -13,7 +13,10 @@ int main(int argc, char **argv)
 		return bench_ingest(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "search") == 0)
 		return bench_search(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "embed") == 0)
+		return bench_embed(argc - 1, argv + 1);
 	fprintf(stderr, "usage: mwbench ingest [options]   (see bench/ingest.sh)\n"
-			"       mwbench search load|run|explain [options]   (see bench/search.sh)\n");
+			"       mwbench search load|run|explain [options]   (see bench/search.sh)\n"
+			"       mwbench embed [options]    (see bench/embed.sh)\n");
 	return 2;
 }

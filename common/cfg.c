@@ -50,8 +50,11 @@ const struct cfg_var cfg_vars[] = {
 	STR("OPENAI_BASE_URL", "https://api.openai.com/v1", openai_base_url, "any OpenAI-compatible server"),
 	STR("MEM0_LLM_MODEL", "gpt-4o-mini", llm_model, "chat model"),
 	STR("MEM0_EMBEDDING_MODEL", "text-embedding-3-small", embedding_model, "embedding model"),
-	INT("MEM0_EMBEDDING_DIMS", "1536", 1, 16000, embedding_dims, "embedding dimension"),
+	INT("MEM0_EMBEDDING_DIMS", NULL, 1, 16000, embedding_dims,
+	    "embedding dimension (default 1536; 100 with MEM0_MODELS=local, which allows no other)"),
 	BOOL("MEM0_EMBEDDING_BASE64", "true", embedding_base64, "ask for base64 embeddings (4x smaller replies)"),
+	STR("MEM0_LOCAL_MODEL_PATH", CFG_DEFAULT_LOCAL_MODEL_PATH, local_model_path,
+	    "MEM0_MODELS=local: word vectors file (memctl local-model build)"),
 	SECRET("AZURE_OPENAI_API_KEY", azure_api_key, "API key for MEM0_MODELS=azure"),
 	STR("AZURE_OPENAI_ENDPOINT", NULL, azure_endpoint, "https://NAME.openai.azure.com"),
 	STR("AZURE_OPENAI_API_VERSION", "2024-06-01", azure_api_version, "Azure api-version"),
@@ -78,6 +81,8 @@ const struct cfg_var cfg_vars[] = {
 	INT("MEM0_REPLY_TTL_MS", "60000", 1000, 3600000, reply_ttl_ms, "expiry of read-path reply keys"),
 	BOOL("MEM0_HNSW", "false", hnsw, "keep an HNSW index (very large users)"),
 	STR("MEM0_METRICS_ADDR", NULL, metrics_addr, "host:port for /metrics, /healthz, /readyz"),
+	INT("MEM0_TRIM_KEEP_DAYS", "0", 0, 3650, trim_keep_days, "worker trims stream entries older (0 = off)"),
+	INT("MEM0_TRIM_INTERVAL_MS", "600000", 1000, 86400000, trim_interval_ms, "how often the worker trims"),
 	ENUM("MEM0_LOG_LEVEL", "info", level_names, log_level, "error, warn, info, debug"),
 	ENUM("MEM0_LOG_FORMAT", "text", format_names, log_format, "text or json"),
 };
@@ -393,6 +398,16 @@ int cfg_load(struct cfg *cfg, int *argc, char **argv, const char *env_file, FILE
 		*argc = out;
 	}
 
+	/* local has one dimension; the others default to OpenAI's text-embedding-3-small */
+	if (cfg->embedding_dims == 0) {
+		cfg->embedding_dims =
+			cfg->models == CFG_MODELS_LOCAL ? CFG_LOCAL_EMBEDDING_DIMS : CFG_DEFAULT_EMBEDDING_DIMS;
+	} else if (cfg->models == CFG_MODELS_LOCAL && cfg->embedding_dims != CFG_LOCAL_EMBEDDING_DIMS) {
+		fprintf(err,
+			"MEM0_EMBEDDING_DIMS: %d, but MEM0_MODELS=local embeds in %d dimensions (unset it or set %d)\n",
+			cfg->embedding_dims, CFG_LOCAL_EMBEDDING_DIMS, CFG_LOCAL_EMBEDDING_DIMS);
+		rc = -1;
+	}
 	if (!cfg->redis_url)
 		cfg->redis_url = mw_strdup("redis://127.0.0.1:6379");
 	if (strncmp(cfg->redis_url, "redis://", 8) != 0 && strncmp(cfg->redis_url, "rediss://", 9) != 0 &&

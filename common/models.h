@@ -2,8 +2,10 @@
  * models: the two model capabilities memworker needs, behind one interface:
  * embeddings, and chat completions for extraction/decision. MEM0_MODELS
  * picks the implementation: openai/azure go through the non-blocking HTTP
- * client (llm.c); local runs in-process (issue 5). Both daemons call only
- * this, on their event loop.
+ * client (llm.c); local runs in-process: lembed's mapped word vectors for
+ * embeddings, llocal's rules answering the same JSON prompt contract for
+ * chat (the system prompt is not read). Both daemons call only this, on
+ * their event loop.
  *
  * Callbacks fire exactly once, never inside the call; buffers passed to them
  * are borrowed until they return.
@@ -17,6 +19,7 @@
 struct cfg;
 struct event_base;
 struct models;
+struct llm_stats;
 
 /* vecs: n rows of dims floats, in input order. */
 typedef void (*models_embed_cb)(void *arg, int status, const float *vecs, int n, int dims, const char *errstr);
@@ -34,5 +37,7 @@ int models_dims(const struct models *m);
 int models_embed_batch_max(const struct models *m);
 /* Fails pending work (callbacks fire with status -1) and frees. */
 void models_free(struct models *m);
+/* The HTTP client's counters (metrics) for chat or embeddings; NULL when no HTTP client is used. */
+const struct llm_stats *models_llm_stats(const struct models *m, bool embed);
 
 #endif

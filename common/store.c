@@ -3,6 +3,8 @@
  */
 #include "store.h"
 
+#include <stdlib.h>
+
 int store_filter_keys(struct store *s, int64_t user, const char *const *keys, int n, store_keys_cb cb, void *arg)
 {
 	return s->vt->filter_keys(s, user, keys, n, cb, arg);
@@ -72,8 +74,18 @@ const char *store_name(const struct store *s)
 	return s->vt->name;
 }
 
+const char *store_fallback_reason(const struct store *s)
+{
+	return s->fallback_reason;
+}
+
 void store_free(struct store *s)
 {
-	if (s)
-		s->vt->free(s);
+	char *reason;
+
+	if (!s)
+		return;
+	reason = s->fallback_reason;
+	s->vt->free(s);
+	free(reason);
 }

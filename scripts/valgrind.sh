@@ -30,7 +30,7 @@ for t in "$BUILD"/tests/unit_test_* "$BUILD"/tests/integration_test_*; do
 	case "$(basename "$t")" in *${1:-}*) ;; *) continue ;; esac
 	printf 'valgrind: %s ... ' "$(basename "$t")"
 	# -j1: Criterion's workers under valgrind are heavy on 2 cores
-	if $VG "$t" -j1 >"$TMP/out.log" 2>&1; then echo ok; else echo "FAILED"; tail -20 "$TMP/out.log"; status=1; fi
+	if $VG "$t" -j1 >"$TMP/out.log" 2>&1; then echo ok; else echo "FAILED"; grep -E -A4 "\[FAIL\]|Assertion" "$TMP/out.log" | head -40; status=1; fi
 done
 # every process's report: non-empty logs hold errors
 for f in "$TMP"/vg.*.log; do

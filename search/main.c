@@ -9,6 +9,7 @@
  * reading, finish the requests in flight, exit 0.
  */
 #include "search.h"
+#include "smetrics.h"
 
 #include "cfg.h"
 #include "log.h"
@@ -168,6 +169,9 @@ static void app_teardown(struct app *a)
 		event_free(a->stop_ev);
 	if (a->store_wait_ev)
 		event_free(a->store_wait_ev);
+	/* last: the frees above may still answer requests, which count */
+	sm_free(a->sm);
+	a->sm = NULL;
 }
 
 static int serve(struct app *a, const struct opts *o)
@@ -198,6 +202,12 @@ static int serve(struct app *a, const struct opts *o)
 
 	a->rd = rcmd_new(a->base, &a->url, 0, "read", intake_state_cb, a);
 	a->cmd = rcmd_new(a->base, &a->url, CMD_TIMEOUT_MS, "cmd", NULL, NULL);
+	a->sm = sm_new(a, err, sizeof(err));
+	if (!a->sm && err[0]) {
+		fprintf(stderr, "MEM0_METRICS_ADDR: %s\n", err);
+		app_teardown(a);
+		return 2;
+	}
 
 	a->sigterm = evsignal_new(a->base, SIGTERM, on_signal, a);
 	a->sigint = evsignal_new(a->base, SIGINT, on_signal, a);

@@ -46,6 +46,8 @@ static void mems_done(void *arg, enum store_status st, const struct store_memory
 	struct sreq *r = arg;
 
 	r->refs--;
+	if (st == STORE_OK && (r->rq.op == SPROTO_SEARCH || r->rq.op == SPROTO_CONTEXT))
+		r->nresults = n;
 	if (st != STORE_OK)
 		answer_status(r, st, errstr);
 	else if (r->rq.op == SPROTO_CONTEXT)

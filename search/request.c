@@ -8,6 +8,7 @@
  * in-flight list; runs on the app's loop.
  */
 #include "search.h"
+#include "smetrics.h"
 
 #include "log.h"
 
@@ -89,6 +90,7 @@ void sreq_answer(struct sreq *r, char *json)
 	r->answered = true;
 	if (r->watchdog)
 		event_del(r->watchdog);
+	sm_request(a->sm, r, r->outcome[0] ? r->outcome : "ok", r->nresults);
 	r->reply = json;
 	a->answered++;
 	ulog_debug(r->rq.user, r->entry, "%s answered in %.3f ms: %.200s", sproto_op_name(r->rq.op),
@@ -105,6 +107,7 @@ void sreq_answer(struct sreq *r, char *json)
 
 void sreq_answer_error(struct sreq *r, const char *code, const char *message)
 {
+	snprintf(r->outcome, sizeof(r->outcome), "%s", code);
 	if (strcmp(code, "bad_request") == 0)
 		r->app->bad++;
 	else if (strcmp(code, "timeout") == 0)
@@ -159,6 +162,7 @@ void sreq_start_entry(struct app *a, const char *entry_id, const redisReply *fie
 
 	r->app = a;
 	r->t0 = search_now_ms();
+	r->nresults = -1;
 	snprintf(r->entry, sizeof(r->entry), "%s", entry_id);
 	r->next = a->head;
 	if (a->head)

@@ -24,6 +24,7 @@ struct models;
 struct qembed;
 struct store;
 struct sreq;
+struct smetrics;
 
 enum intake_state {
 	INTAKE_DOWN = 0,	/* read connection not connected */
@@ -43,6 +44,7 @@ struct app {
 	struct store *store;
 	struct models *models;		/* NULL: no embeddings (search/context answer unavailable) */
 	struct qembed *qembed;
+	struct smetrics *sm;		/* NULL when MEM0_METRICS_ADDR is unset */
 	struct event *sigterm, *sigint, *claim_ev, *retry_ev, *stop_ev, *store_wait_ev;
 	double store_down_since;	/* monotonic ms the store was first seen not ready; 0 = ready */
 
@@ -90,6 +92,8 @@ struct sreq {
 	int refs;			/* callbacks still to come (store, embeddings, Redis) */
 	bool answered;			/* the one reply (or the ack of an unanswerable entry) is decided */
 	char *reply;			/* being sent */
+	char outcome[16];		/* for metrics: "" (ok) or the error code */
+	int nresults;			/* search/context results, -1 otherwise */
 };
 
 /* Takes a stream entry (id + flat field/value array) just delivered; starts it. */

@@ -10,7 +10,9 @@
 #include "entry.h"
 #include "idset.h"
 #include "log.h"
+#include "wmetrics.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,26 @@ struct ack_req {
 	struct app *app;
 	struct entry **entries;
 	int n;
+	int tries;
 };
+
+/*
+ * An XACK that could not be sent or got no answer (Redis restarting) is
+ * sent again for a while, the entries still held: otherwise they would wait
+ * a whole MEM0_CLAIM_IDLE_MS to be reclaimed and skipped. Past that they are
+ * released and the reclaim path takes over.
+ */
+#define XACK_RETRY_MS 200
+#define XACK_MAX_TRIES 100
+
+static void send_req(struct ack_req *r);
+
+static void xack_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	send_req(arg);
+}
 
 static void release(struct app *app, struct entry **entries, int n)
 {
@@ -38,33 +59,50 @@ static void xack_done(void *arg, redisReply *reply, const char *errstr)
 {
 	struct ack_req *r = arg;
 
-	if (rcmd_is_error(reply))
+	if (!reply && !r->app->stopping && ++r->tries < XACK_MAX_TRIES) {
+		struct timeval tv = { 0, XACK_RETRY_MS * 1000 };
+
+		if (r->tries == 1)
+			log_warn("XACK of %d entries not done (%s): trying again", r->n, errstr ? errstr : "no reply");
+		event_base_once(r->app->base, -1, EV_TIMEOUT, xack_retry, r, &tv);
+		return;
+	}
+	if (rcmd_is_error(reply)) {
 		log_warn("XACK of %d entries failed (%s): they will be redelivered and skipped", r->n,
 			 reply ? reply->str : errstr);
-	else
+	} else {
 		r->app->stats.acked += r->n;
+		wm_entries_done(r->app->wm, r->entries, r->n);
+	}
 	release(r->app, r->entries, r->n);
 	free(r->entries);
 	free(r);
 }
 
-static void send_xack(struct app *app, struct entry **entries, int n)
+static void send_req(struct ack_req *r)
 {
-	const char **argv = mw_calloc((size_t)n + 3, sizeof(char *));
-	struct ack_req *r = mw_calloc(1, sizeof(*r));
+	struct app *app = r->app;
+	const char **argv = mw_calloc((size_t)r->n + 3, sizeof(char *));
 	int i;
 
 	argv[0] = "XACK";
 	argv[1] = app->cfg->stream;
 	argv[2] = app->cfg->group;
-	for (i = 0; i < n; i++)
-		argv[3 + i] = entries[i]->stream_id;
+	for (i = 0; i < r->n; i++)
+		argv[3 + i] = r->entries[i]->stream_id;
+	if (rcmd_command(app->rcmd, r->n + 3, argv, NULL, xack_done, r) < 0)
+		xack_done(r, NULL, "Redis not connected");
+	free(argv);
+}
+
+static void send_xack(struct app *app, struct entry **entries, int n)
+{
+	struct ack_req *r = mw_calloc(1, sizeof(*r));
+
 	r->app = app;
 	r->entries = entries;
 	r->n = n;
-	if (rcmd_command(app->rcmd, n + 3, argv, NULL, xack_done, r) < 0)
-		xack_done(r, NULL, "Redis not connected");
-	free(argv);
+	send_req(r);
 }
 
 void ack_entries(struct app *app, struct entry **entries, int n)

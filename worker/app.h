@@ -26,6 +26,7 @@ struct store;
 struct batcher;
 struct embedder;
 struct idset;
+struct wmetrics;
 
 struct app_stats {
 	long long read, acked, dead_lettered, invalid, reclaimed;
@@ -43,6 +44,7 @@ struct app {
 	struct models *models;
 	struct batcher *batcher;
 	struct embedder *embedder;
+	struct wmetrics *wm;		/* metrics and the /metrics endpoint */
 
 	char *dlq_stream;		/* <stream>:dlq */
 	char *prompt_single, *prompt_fact, *prompt_update;
@@ -56,6 +58,7 @@ struct app {
 	struct event *claim_timer;
 	struct event *beat_timer;
 	struct event *stop_timer;
+	struct event *trim_timer;	/* trim.c, MEM0_TRIM_KEEP_DAYS */
 	long long drain_waited_ms;
 	struct app_stats stats;
 };
@@ -64,6 +67,10 @@ struct app {
 void intake_start(struct app *app);
 void intake_kick(struct app *app);	/* read more if allowed (after acks free room) */
 void intake_redis_state(void *arg, bool connected);
+void intake_cmd_state(void *arg, bool connected);
+
+/* trim.c: starts the periodic stream trim if MEM0_TRIM_KEEP_DAYS > 0. */
+void trim_start(struct app *app);
 
 /* ack.c: both take ownership of the entries and free them when done. */
 void ack_entries(struct app *app, struct entry **entries, int n);

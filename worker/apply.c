@@ -10,6 +10,7 @@
 #include "entry.h"
 #include "log.h"
 #include "mhash.h"
+#include "wmetrics.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -168,6 +169,7 @@ static void apply_done(void *arg, enum store_status st, const struct store_apply
 	struct app *app = b->app;
 	char reason[512];
 
+	wm_apply(app->wm, st, b->stage_t0);
 	switch (st) {
 	case STORE_OK:
 		app->stats.added += r->added;
@@ -228,6 +230,7 @@ void run_apply(struct batch *b)
 	sb.changes = b->changes;
 	sb.nchanges = b->nchanges;
 	sb.history_meta = b->history_meta;
+	b->stage_t0 = metrics_now();
 	if (store_apply(b->app->store, &sb, apply_done, b) < 0)
 		batch_retry_later(b, "store not connected");
 	free(keys);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mhash.h"
 #include "models.h"
+#include "wmetrics.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -153,13 +154,11 @@ int batcher_active(const struct batcher *b)
 
 /* ---- batches ---- */
 
-static void batch_free(struct batch *b)
+/* Everything derived from the entries (not the entries themselves). */
+static void free_derived(struct batch *b)
 {
 	int i;
 
-	if (b->retry_timer)
-		event_free(b->retry_timer);
-	free(b->entries);
 	free(b->applied);
 	free(b->msgs);
 	free(b->user_turns);
@@ -183,6 +182,14 @@ static void batch_free(struct batch *b)
 	free(b->newvecs);
 	free(b->memory_meta);
 	free(b->history_meta);
+}
+
+static void batch_free(struct batch *b)
+{
+	if (b->retry_timer)
+		event_free(b->retry_timer);
+	free_derived(b);
+	free(b->entries);
 	free(b);
 }
 
@@ -190,31 +197,8 @@ static void batch_free(struct batch *b)
 static void batch_reset(struct batch *b)
 {
 	struct batch fresh = { 0 };
-	int i;
 
-	free(b->applied);
-	free(b->msgs);
-	free(b->user_turns);
-	free(b->qvecs);
-	for (i = 0; i < b->ncands; i++) {
-		free(b->cands[i].text);
-		free(b->cands[i].hash);
-	}
-	free(b->cands);
-	for (i = 0; i < b->nfacts; i++)
-		free(b->facts[i]);
-	free(b->facts);
-	prompt_action_list_free(&b->actions);
-	for (i = 0; i < b->nchanges; i++) {
-		free(b->change_texts[i]);
-		free(b->change_hashes[i]);
-	}
-	free(b->changes);
-	free(b->change_texts);
-	free(b->change_hashes);
-	free(b->newvecs);
-	free(b->memory_meta);
-	free(b->history_meta);
+	free_derived(b);
 	fresh.app = b->app;
 	fresh.q = b->q;
 	fresh.user = b->user;
@@ -250,6 +234,7 @@ static void try_flush(struct user_queue *q)
 	q->inflight = b;
 	bt->inflight++;
 	app->stats.batches++;
+	wm_batch(app->wm, take);
 	/* what is left waits for its own window unless it is already a full batch */
 	q->due = q->npending >= app->cfg->batch_max;
 	if (q->npending && !q->due && !evtimer_pending(q->timer, NULL)) {
@@ -318,6 +303,22 @@ void batch_retry_later(struct batch *b, const char *why)
 
 /* ---- FILTER ---- */
 
+/*
+ * The same key twice in one batch (a client retry, a replayed range holding
+ * copies): the later copies are replays. Left live, both would go into the
+ * ingest log in one transaction, which the guard reads as a concurrent apply
+ * and rolls back, again and again.
+ */
+static bool key_live_earlier(const struct batch *b, int i)
+{
+	int j;
+
+	for (j = 0; j < i; j++)
+		if (!b->applied[j] && strcmp(b->entries[j]->message_key, b->entries[i]->message_key) == 0)
+			return true;
+	return false;
+}
+
 static void filter_done(void *arg, enum store_status st, const bool *seen, int n, const char *errstr)
 {
 	struct batch *b = arg;
@@ -330,11 +331,11 @@ static void filter_done(void *arg, enum store_status st, const bool *seen, int n
 	b->attempts = 0;
 	b->applied = mw_calloc((size_t)b->n, sizeof(bool));
 	for (i = 0; i < n && i < b->n; i++) {
-		b->applied[i] = seen[i];
-		if (seen[i]) {
+		b->applied[i] = seen[i] || key_live_earlier(b, i);
+		if (b->applied[i]) {
 			b->app->stats.replayed++;
-			ulog_info(b->user, b->entries[i]->stream_id, "message %s was applied before: skipped",
-				  b->entries[i]->message_key);
+			ulog_info(b->user, b->entries[i]->stream_id, "message %s was applied before%s: skipped",
+				  b->entries[i]->message_key, seen[i] ? "" : " (earlier in this batch)");
 		} else {
 			live++;
 		}
@@ -392,7 +393,7 @@ static void query_vecs_done(void *arg, int status, const float *vecs, int n, int
 	batch_step(b);
 }
 
-void batch_set_candidates(struct batch *b, const struct store_memory *m, int n)
+static void batch_set_candidates(struct batch *b, const struct store_memory *m, int n)
 {
 	int i;
 
@@ -411,7 +412,8 @@ void batch_set_candidates(struct batch *b, const struct store_memory *m, int n)
 	}
 }
 
-static void retrieve_done(void *arg, enum store_status st, const struct store_memory *m, int n, const char *errstr)
+void batch_candidates_done(void *arg, enum store_status st, const struct store_memory *m, int n,
+			   const char *errstr)
 {
 	struct batch *b = arg;
 
@@ -421,6 +423,7 @@ static void retrieve_done(void *arg, enum store_status st, const struct store_me
 	}
 	b->attempts = 0;
 	batch_set_candidates(b, m, n);
+	b->cands_ready = true;
 	b->state = BATCH_EXTRACT;
 	batch_step(b);
 }
@@ -434,7 +437,7 @@ static void run_retrieve(struct batch *b)
 
 	for (i = first; i < b->nuser; i++)
 		vecs[nv++] = b->qvecs + (size_t)i * (size_t)dims;
-	if (store_candidates(b->app->store, b->user, vecs, nv, b->app->cfg->top_k, retrieve_done, b) < 0)
+	if (store_candidates(b->app->store, b->user, vecs, nv, b->app->cfg->top_k, batch_candidates_done, b) < 0)
 		batch_retry_later(b, "store not connected");
 }
 

@@ -64,6 +64,7 @@ struct batch {
 	bool cands_ready;		/* two-pass: candidates fetched for the facts */
 	struct prompt_action_list actions;
 	int llm_parse_failures;
+	double stage_t0;		/* model call or apply started (metrics) */
 
 	/* Changes to apply: texts owned here, vectors in newvecs. */
 	struct store_change *changes;
@@ -77,7 +78,9 @@ struct batch {
 
 void batch_step(struct batch *b);
 /* Stage functions (extract.c, apply.c) and their shared helpers. */
-void batch_set_candidates(struct batch *b, const struct store_memory *m, int n);
+/* store_mems_cb for candidate retrieval: keeps them and goes on extracting. */
+void batch_candidates_done(void *arg, enum store_status st, const struct store_memory *m, int n,
+			   const char *errstr);
 void run_extract(struct batch *b);
 void run_apply(struct batch *b);
 void batch_build_changes(struct batch *b);

@@ -8,6 +8,7 @@
 #include "app.h"
 #include "log.h"
 #include "models.h"
+#include "wmetrics.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -45,12 +46,14 @@ struct emb_chunk {
 	int nseg;
 	const char **texts;
 	int n;
+	double t0;			/* sent at, for metrics */
 };
 
 struct embedder {
 	struct event_base *base;
 	struct models *models;
 	struct app_stats *stats;
+	struct wmetrics *wm;
 	struct event *flush_ev;
 	struct emb_req *head, *tail;	/* waiting for the flush */
 	int chunks_inflight;
@@ -75,6 +78,7 @@ static void chunk_done(void *arg, int status, const float *vecs, int n, int dims
 	c->e->chunks_inflight--;
 	if (c->e->head && !evtimer_pending(c->e->flush_ev, NULL))
 		event_active(c->e->flush_ev, EV_TIMEOUT, 0);
+	wm_llm(c->e->wm, METRICS_LLM_EMBED, ok, c->t0);
 	for (i = 0; i < c->nseg; i++) {
 		struct emb_seg *s = &c->segs[i];
 		struct emb_req *r = s->req;
@@ -115,6 +119,8 @@ static void send_chunk(struct embedder *e, struct emb_chunk *c)
 {
 	e->stats->embed_requests++;
 	e->stats->embed_inputs += c->n;
+	c->t0 = metrics_now();
+	wm_embed_inputs(e->wm, c->n);
 	e->chunks_inflight++;
 	if (models_embed(e->models, c->texts, c->n, chunk_done, c) < 0)
 		/* answered from the loop: later chunks of the same requests are not counted yet */
@@ -170,13 +176,15 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 		send_chunk(e, c);
 }
 
-struct embedder *emb_new(struct event_base *base, struct models *models, struct app_stats *stats)
+struct embedder *emb_new(struct event_base *base, struct models *models, struct app_stats *stats,
+			 struct wmetrics *wm)
 {
 	struct embedder *e = mw_calloc(1, sizeof(*e));
 
 	e->base = base;
 	e->models = models;
 	e->stats = stats;
+	e->wm = wm;
 	e->flush_ev = evtimer_new(base, flush_cb, e);
 	return e;
 }

@@ -109,6 +109,20 @@ out:
 	return rc;
 }
 
+/* A reprocess run id: 1-64 of [A-Za-z0-9._:-]. */
+static bool valid_run_id(const char *v, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 64)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= '0' && v[i] <= '9') ||
+		      v[i] == '.' || v[i] == '_' || v[i] == ':' || v[i] == '-'))
+			return false;
+	return true;
+}
+
 static const char *field(const char *const *fields, const size_t *lens, int nfields, const char *name, size_t *len)
 {
 	int i;
@@ -198,6 +212,31 @@ int entry_parse(struct entry *e, const char *stream_id, const char *const *field
 		e->message_key = mw_strndup(v, len);
 	} else {
 		e->message_key = mw_strdup(stream_id);
+	}
+	/*
+	 * reprocess=<run> (memctl replay --reprocess): derive this message's
+	 * memories again. The key becomes <key>#reprocess:<run>, absent from
+	 * the ingest log, so the message goes through the model once more; a
+	 * second delivery within the same run is still a no-op. What the model
+	 * derives again lands on the per-user hash (an ADD of a text the user
+	 * has is skipped) and apply's same-hash check (an unchanged UPDATE is
+	 * skipped): no duplicate memory, no history row for an unchanged fact.
+	 */
+	if ((v = field(fields, lens, nfields, "reprocess", &len)) && len > 0) {
+		size_t klen = strlen(e->message_key);
+		char *key;
+
+		if (!valid_run_id(v, len)) {
+			snprintf(reason, reasonlen, "reprocess: a run id of 1-64 letters, digits, '.', '_', ':' or '-'");
+			return -1;
+		}
+		key = mw_malloc(klen + 11 + len + 1);
+		memcpy(key, e->message_key, klen);
+		memcpy(key + klen, "#reprocess:", 11);
+		memcpy(key + klen + 11, v, len);
+		key[klen + 11 + len] = '\0';
+		free(e->message_key);
+		e->message_key = key;
 	}
 	if ((v = field(fields, lens, nfields, "user_id", &len)) && len > 0) {
 		if (len > 255 || !mhash_utf8_valid(v, len)) {

@@ -21,7 +21,7 @@ struct entry {
 	char *session_id;
 	struct entry_msg *msgs;
 	int nmsgs;
-	char *message_key;		/* message_id, or the stream entry id */
+	char *message_key;		/* message_id, or the stream entry id; + "#reprocess:<run>" (see entry.c) */
 	char *user_id;			/* the app's string id, may be NULL */
 	char *created_at;		/* as given, may be NULL */
 	char *metadata;			/* compact JSON object text, may be NULL */

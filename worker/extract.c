@@ -14,6 +14,7 @@
 #include "log.h"
 #include "models.h"
 #include "prompt.h"
+#include "wmetrics.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -57,6 +58,7 @@ static void actions_done(void *arg, int status, const char *content, const char 
 	struct batch *b = arg;
 	char err[256];
 
+	wm_llm(b->app->wm, METRICS_LLM_CHAT, status == 0, b->stage_t0);
 	if (status != 0) {
 		b->app->stats.llm_failures++;
 		batch_retry_later(b, errstr ? errstr : "model call failed");
@@ -84,6 +86,7 @@ static void run_single(struct batch *b)
 	char *sys = prompt_render(b->app->prompt_single, time(NULL));
 
 	b->app->stats.llm_calls++;
+	b->stage_t0 = metrics_now();
 	if (models_chat(b->app->models, sys, user, actions_done, b) < 0)
 		batch_retry_later(b, "model client not available");
 	free(sys);
@@ -99,6 +102,7 @@ static void facts_done(void *arg, int status, const char *content, const char *e
 	struct prompt_fact_list facts = { 0 };
 	char err[256];
 
+	wm_llm(b->app->wm, METRICS_LLM_CHAT, status == 0, b->stage_t0);
 	if (status != 0) {
 		b->app->stats.llm_failures++;
 		batch_retry_later(b, errstr ? errstr : "model call failed");
@@ -119,20 +123,6 @@ static void facts_done(void *arg, int status, const char *content, const char *e
 	batch_step(b);
 }
 
-static void fact_cands_done(void *arg, enum store_status st, const struct store_memory *m, int n, const char *errstr)
-{
-	struct batch *b = arg;
-
-	if (st != STORE_OK) {
-		batch_retry_later(b, errstr ? errstr : "store unavailable");
-		return;
-	}
-	b->attempts = 0;
-	batch_set_candidates(b, m, n);
-	b->cands_ready = true;
-	batch_step(b);
-}
-
 static void fact_vecs_done(void *arg, int status, const float *vecs, int n, int dims, const char *errstr)
 {
 	struct batch *b = arg;
@@ -148,7 +138,7 @@ static void fact_vecs_done(void *arg, int status, const float *vecs, int n, int 
 	memcpy(b->qvecs, vecs, sizeof(float) * (size_t)n * (size_t)dims);
 	for (i = 0; i < nq; i++)
 		q[i] = b->qvecs + (size_t)i * (size_t)dims;
-	if (store_candidates(b->app->store, b->user, q, nq, b->app->cfg->top_k, fact_cands_done, b) < 0)
+	if (store_candidates(b->app->store, b->user, q, nq, b->app->cfg->top_k, batch_candidates_done, b) < 0)
 		batch_retry_later(b, "store not connected");
 }
 
@@ -179,6 +169,7 @@ static void run_two_pass(struct batch *b)
 		char *sys = prompt_render(b->app->prompt_fact, time(NULL));
 
 		b->app->stats.llm_calls++;
+		b->stage_t0 = metrics_now();
 		if (models_chat(b->app->models, sys, user, facts_done, b) < 0)
 			batch_retry_later(b, "model client not available");
 		free(sys);
@@ -202,6 +193,7 @@ static void run_two_pass(struct batch *b)
 		char *sys = prompt_render(b->app->prompt_update, time(NULL));
 
 		b->app->stats.llm_calls++;
+		b->stage_t0 = metrics_now();
 		if (models_chat(b->app->models, sys, user, actions_done, b) < 0)
 			batch_retry_later(b, "model client not available");
 		free(sys);

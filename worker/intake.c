@@ -114,7 +114,9 @@ static void read_next(struct app *app)
 	const char *argv[] = { "XREADGROUP", "GROUP", app->cfg->group, app->cfg->consumer, "COUNT", count,
 			       "BLOCK", block, "STREAMS", app->cfg->stream, ">" };
 
-	if (app->reading || app->stopping || !app->group_ready || app->held >= max_held(app))
+	/* no reading while acks cannot be sent: the entries would only wait */
+	if (app->reading || app->stopping || !app->group_ready || app->held >= max_held(app) ||
+	    !rcmd_connected(app->rcmd))
 		return;
 	snprintf(count, sizeof(count), "%d", app->cfg->read_count);
 	snprintf(block, sizeof(block), "%d", app->cfg->block_ms);
@@ -152,6 +154,12 @@ static void ensure_group(struct app *app)
 
 	if (rcmd_command(app->rread, 6, argv, NULL, group_done, app) < 0)
 		log_warn("XGROUP CREATE not sent: Redis not connected");
+}
+
+void intake_cmd_state(void *arg, bool connected)
+{
+	if (connected)
+		read_next(arg);	/* reading waits for the command connection too */
 }
 
 void intake_redis_state(void *arg, bool connected)
@@ -353,4 +361,5 @@ void intake_start(struct app *app)
 	tv.tv_usec = (ms % 1000) * 1000;
 	app->beat_timer = event_new(app->base, -1, EV_PERSIST, beat_tick, app);
 	event_add(app->beat_timer, &tv);
+	trim_start(app);
 }

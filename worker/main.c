@@ -15,6 +15,7 @@
 #include "schema.h"
 #include "store.h"
 #include "store_open.h"
+#include "wmetrics.h"
 
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -185,8 +186,6 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out_cfg;
 	}
-	if (cfg.provider == CFG_PROVIDER_PGVECTOR && check_schema(&cfg) < 0)
-		goto out_cfg;
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	signal(SIGPIPE, SIG_IGN);
 
@@ -209,10 +208,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
+	/* MEM0_PROVIDER=auto may have chosen either store */
+	if (strcmp(store_name(app.store), "pgvector") == 0 && check_schema(&cfg) < 0)
+		goto out;
+	app.wm = wm_new(&app, err, sizeof(err));
+	if (!app.wm) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
 	app.held_ids = idset_new();
-	app.embedder = emb_new(app.base, app.models, &app.stats);
+	app.embedder = emb_new(app.base, app.models, &app.stats, app.wm);
 	app.batcher = batcher_new(&app);
-	app.rcmd = rcmd_new(app.base, &app.redis, 5000, "cmd", NULL, NULL);
+	app.rcmd = rcmd_new(app.base, &app.redis, 5000, "cmd", intake_cmd_state, &app);
 	/* the read connection has no command timeout: XREADGROUP BLOCK waits on it */
 	app.rread = rcmd_new(app.base, &app.redis, 0, "read", intake_redis_state, &app);
 	intake_start(&app);
@@ -221,9 +228,11 @@ int main(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 
-	log_info("memworker started: stream %s, group %s, pipeline %s, store %s, batch %d msgs / %d ms", cfg.stream,
-		 cfg.group, cfg.pipeline == CFG_PIPELINE_TWO_PASS ? "two-pass" : "single", store_name(app.store),
-		 cfg.batch_max, cfg.batch_window_ms);
+	log_info("memworker started: stream %s, group %s, pipeline %s, store %s%s%s%s, batch %d msgs / %d ms",
+		 cfg.stream, cfg.group, cfg.pipeline == CFG_PIPELINE_TWO_PASS ? "two-pass" : "single",
+		 store_name(app.store), store_fallback_reason(app.store) ? " (" : "",
+		 store_fallback_reason(app.store) ? store_fallback_reason(app.store) : "",
+		 store_fallback_reason(app.store) ? ")" : "", cfg.batch_max, cfg.batch_window_ms);
 	event_base_dispatch(app.base);
 	log_info("stopped: read %lld, acked %lld, dead-lettered %lld; +%lld ~%lld -%lld memories", app.stats.read,
 		 app.stats.acked, app.stats.dead_lettered, app.stats.added, app.stats.updated, app.stats.deleted);
@@ -245,12 +254,15 @@ out:
 		event_free(app.claim_timer);
 	if (app.beat_timer)
 		event_free(app.beat_timer);
+	if (app.trim_timer)
+		event_free(app.trim_timer);
 	rcmd_free(app.rread);
 	store_free(app.store);
 	models_free(app.models);
 	emb_free(app.embedder);
 	batcher_free(app.batcher);
 	rcmd_free(app.rcmd);
+	wm_free(app.wm);
 	idset_free(app.held_ids);
 	free(app.dlq_stream);
 	free(app.prompt_single);

@@ -16,7 +16,7 @@ Test(memctl, migrate_via_binary_twice, .init = tenv_require_servers)
 	PGconn *conn = tenv_pg_new_db("ctl", db);
 	char *argv[] = { (char *)tenv_bin("memctl", bin, sizeof(bin)), (char *)"migrate", NULL };
 	char *env[] = { port, dbenv, (char *)"POSTGRES_HOST=127.0.0.1", (char *)"POSTGRES_USER=postgres",
-			(char *)"MEM0_EMBEDDING_DIMS=64", NULL };
+			(char *)"MEM0_MODELS=openai", (char *)"MEM0_EMBEDDING_DIMS=64", NULL };
 
 	snprintf(port, sizeof(port), "POSTGRES_PORT=%d", tenv_pg_port());
 	snprintf(dbenv, sizeof(dbenv), "POSTGRES_DB=%s", db);

@@ -5,7 +5,7 @@
  * openai). Isolation between two users with near-identical memories, the
  * context shape, threshold, limit, session and metadata filters, delete
  * then search, and the query embedding cache (one model call per distinct
- * query).
+ * query). Runs on both stores (MW_TEST_STORE: storeenv.h).
  */
 #include "mockllm.h"
 #include "searchtest.h"
@@ -41,8 +41,7 @@ static void embed(struct mockllm *m, const char *text, float *out)
 
 struct fx {
 	struct mockllm *mock;
-	PGconn *conn;
-	char db[64];
+	struct senv store;
 	struct stest_daemon d;
 	redisContext *rc;
 	char env_url[128];
@@ -53,7 +52,7 @@ static void add(struct fx *f, int user, const char *session, const char *text, c
 	float v[DIMS];
 
 	embed(f->mock, text, v);
-	stest_insert(f->conn, user, session, text, meta, v, DIMS, id);
+	stest_add(&f->store, user, session, text, meta, v, DIMS, id);
 }
 
 static void fx_open(struct fx *f)
@@ -63,8 +62,8 @@ static void fx_open(struct fx *f)
 	memset(f, 0, sizeof(*f));
 	f->mock = mockllm_start(DIMS);
 	snprintf(f->env_url, sizeof(f->env_url), "OPENAI_BASE_URL=%s", mockllm_base_url(f->mock));
-	f->conn = stest_db("e2e", DIMS, false, f->db);
-	stest_daemon_start(&f->d, f->db, DIMS, tenv_redis_port(), env);
+	stest_store_setup(&f->store, "e2e", DIMS);
+	stest_daemon_start(&f->d, &f->store, DIMS, tenv_redis_port(), env);
 	f->rc = stest_redis(tenv_redis_port());
 }
 
@@ -72,7 +71,7 @@ static void fx_close(struct fx *f)
 {
 	stest_daemon_stop(&f->d);
 	redisFree(f->rc);
-	PQfinish(f->conn);
+	senv_teardown(&f->store);
 	cr_expect_eq(mockllm_stop(f->mock), 0);
 }
 

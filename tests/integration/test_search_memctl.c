@@ -2,6 +2,7 @@
  * memctl search / get-all / history / stats as programs, through a running
  * memsearch (and the mock LLM for query embeddings): tables, --json,
  * errors and exit codes, and the timeout when nobody serves the stream.
+ * Runs on both stores (MW_TEST_STORE: storeenv.h).
  */
 #include "mockllm.h"
 #include "searchtest.h"
@@ -50,22 +51,23 @@ static int memctl(const struct stest_daemon *d, char **out, char **err, const ch
 Test(search_memctl, read_commands_through_memsearch, .init = tenv_require_servers, .timeout = 120)
 {
 	struct mockllm *mock = mockllm_start(DIMS);
-	char db[64], url[128], id1[40], id2[40], other[40];
-	PGconn *conn = stest_db("ctl", DIMS, false, db);
+	char url[128], id1[40], id2[40], other[40];
+	struct senv store;
 	char *env[] = { (char *)"MEM0_MODELS=openai", url, NULL };
 	struct stest_daemon d;
 	float v[DIMS];
 	char *out, *err;
 	json_t *j;
 
+	stest_store_setup(&store, "ctl", DIMS);
 	snprintf(url, sizeof(url), "OPENAI_BASE_URL=%s", mockllm_base_url(mock));
 	embed(mock, "Likes green tea", v);
-	stest_insert(conn, 4, "chat-1", "Likes green tea", NULL, v, DIMS, id1);
+	stest_add(&store, 4, "chat-1", "Likes green tea", NULL, v, DIMS, id1);
 	embed(mock, "Lives in Lisbon", v);
-	stest_insert(conn, 4, "chat-2", "Lives in Lisbon", NULL, v, DIMS, id2);
+	stest_add(&store, 4, "chat-2", "Lives in Lisbon", NULL, v, DIMS, id2);
 	embed(mock, "Likes green tea", v);
-	stest_insert(conn, 5, "chat-1", "Likes green tea too", NULL, v, DIMS, other);
-	stest_daemon_start(&d, db, DIMS, tenv_redis_port(), env);
+	stest_add(&store, 5, "chat-1", "Likes green tea too", NULL, v, DIMS, other);
+	stest_daemon_start(&d, &store, DIMS, tenv_redis_port(), env);
 
 	cr_assert_eq(memctl(&d, &out, &err, "search", "--user", "4", "green", "tea", NULL, NULL), 0, "%s", err);
 	cr_expect(strstr(out, "SCORE") && strstr(out, "MEMORY"), "a table with a header: %s", out);
@@ -126,6 +128,6 @@ Test(search_memctl, read_commands_through_memsearch, .init = tenv_require_server
 	cr_expect(strstr(err, "no answer within 300 ms") != NULL, "%s", err);
 	free(out);
 	free(err);
-	PQfinish(conn);
+	senv_teardown(&store);
 	cr_expect_eq(mockllm_stop(mock), 0);
 }

@@ -4,7 +4,8 @@
  * that needs no embedding, delete and purge, each malformed request kind ->
  * bad_request naming the field, unanswerable requests acked, expired
  * deadlines, an unreachable store, graceful shutdown with work in flight,
- * and reclaiming a dead replica's pending requests.
+ * and reclaiming a dead replica's pending requests. Runs on both stores
+ * (MW_TEST_STORE: storeenv.h); the unreachable store is PostgreSQL's alone.
  */
 #include "searchtest.h"
 #include "testenv.h"
@@ -21,8 +22,7 @@
 #define WAIT_MS 5000
 
 struct fx {
-	PGconn *conn;
-	char db[64];
+	struct senv store;
 	struct stest_daemon d;
 	redisContext *rc;
 	char a[3][40], b[3][40];	/* memories of users 1 and 2 */
@@ -39,18 +39,18 @@ static void seed(struct fx *f)
 		snprintf(t1, sizeof(t1), "memory %d of the user", i);
 		snprintf(t2, sizeof(t2), "memory %d of the user!", i);
 		stest_vec(v, DIMS, i, 0);
-		stest_insert(f->conn, 1, i ? "s2" : "s1", t1, "{\"k\":\"v\"}", v, DIMS, f->a[i]);
+		stest_add(&f->store, 1, i ? "s2" : "s1", t1, "{\"k\":\"v\"}", v, DIMS, f->a[i]);
 		stest_vec(v, DIMS, i, 0.01f);
-		stest_insert(f->conn, 2, i ? "s2" : "s1", t2, "{\"k\":\"v\"}", v, DIMS, f->b[i]);
+		stest_add(&f->store, 2, i ? "s2" : "s1", t2, "{\"k\":\"v\"}", v, DIMS, f->b[i]);
 	}
 }
 
 static void fx_open(struct fx *f, char *const *env)
 {
 	memset(f, 0, sizeof(*f));
-	f->conn = stest_db("proto", DIMS, false, f->db);
+	stest_store_setup(&f->store, "proto", DIMS);
 	seed(f);
-	stest_daemon_start(&f->d, f->db, DIMS, tenv_redis_port(), env);
+	stest_daemon_start(&f->d, &f->store, DIMS, tenv_redis_port(), env);
 	f->rc = stest_redis(tenv_redis_port());
 }
 
@@ -58,7 +58,7 @@ static void fx_close(struct fx *f)
 {
 	stest_daemon_stop(&f->d);
 	redisFree(f->rc);
-	PQfinish(f->conn);
+	senv_teardown(&f->store);
 }
 
 static json_t *req(struct fx *f, ...)
@@ -125,7 +125,7 @@ Test(search_proto, isolation_in_every_op, .init = tenv_require_servers, .timeout
 	expect_error(req(&f, "op", "get", "user_db_id", "1", "memory_id", f.b[1], NULL), "not_found");
 	expect_error(req(&f, "op", "history", "user_db_id", "1", "memory_id", f.b[1], NULL), "not_found");
 	expect_error(req(&f, "op", "delete", "user_db_id", "1", "memory_id", f.b[1], NULL), "not_found");
-	cr_expect_eq(tenv_pg_count(f.conn, "SELECT count(*) FROM mem0_memories WHERE user_id = 2"), 3);
+	cr_expect_eq(senv_count(&f.store, "SELECT count(*) FROM mem0_memories WHERE user_id = 2"), 3);
 
 	j = req(&f, "op", "history", "user_db_id", "2", "memory_id", f.b[1], NULL);
 	cr_assert(stest_ok(j));
@@ -161,21 +161,23 @@ Test(search_proto, delete_and_purge, .init = tenv_require_servers, .timeout = 12
 			 "del-1");
 	json_decref(j);
 
-	PQclear(tenv_pg_exec(f.conn, "INSERT INTO mem0_ingest_log (user_id, message_key) VALUES (1, 'a'), (2, 'a')"));
+	/* applied_at given: SQLite has no default for it */
+	senv_exec(&f.store, "INSERT INTO mem0_ingest_log (user_id, message_key, applied_at) VALUES "
+	                    "(1, 'a', '2025-01-01T00:00:00.000000Z'), (2, 'a', '2025-01-01T00:00:00.000000Z')");
 	j = req(&f, "op", "delete_all", "user_db_id", "1", "purge", "true", NULL);
 	cr_assert(stest_ok(j), "%s", stest_error_message(j));
 	cr_expect_eq(json_integer_value(json_object_get(j, "deleted")), 2);
 	json_decref(j);
-	cr_expect_eq(tenv_pg_count(f.conn, "SELECT (SELECT count(*) FROM mem0_memories WHERE user_id = 1) + "
-					   "(SELECT count(*) FROM mem0_history WHERE user_id = 1) + "
-					   "(SELECT count(*) FROM mem0_ingest_log WHERE user_id = 1) + "
-					   "(SELECT count(*) FROM mem0_metadata WHERE user_id = 1)"),
-		     0, "purge left rows of user 1");
-	cr_expect_eq(tenv_pg_count(f.conn, "SELECT (SELECT count(*) FROM mem0_memories WHERE user_id = 2) + "
-					   "(SELECT count(*) FROM mem0_history WHERE user_id = 2) + "
-					   "(SELECT count(*) FROM mem0_ingest_log WHERE user_id = 2) + "
-					   "(SELECT count(*) FROM mem0_metadata WHERE user_id = 2)"),
-		     3 + 3 + 1 + 1, "user 2's rows must stay");
+	cr_expect_eq(senv_count(&f.store, "SELECT (SELECT count(*) FROM mem0_memories WHERE user_id = 1) + "
+	                                  "(SELECT count(*) FROM mem0_history WHERE user_id = 1) + "
+	                                  "(SELECT count(*) FROM mem0_ingest_log WHERE user_id = 1) + "
+	                                  "(SELECT count(*) FROM mem0_metadata WHERE user_id = 1)"),
+	             0, "purge left rows of user 1");
+	cr_expect_eq(senv_count(&f.store, "SELECT (SELECT count(*) FROM mem0_memories WHERE user_id = 2) + "
+	                                  "(SELECT count(*) FROM mem0_history WHERE user_id = 2) + "
+	                                  "(SELECT count(*) FROM mem0_ingest_log WHERE user_id = 2) + "
+	                                  "(SELECT count(*) FROM mem0_metadata WHERE user_id = 2)"),
+	             3 + 3 + 1 + 1, "user 2's rows must stay");
 	j = req(&f, "op", "stats", "user_db_id", "1", NULL);
 	cr_expect_eq(json_integer_value(json_object_get(json_object_get(j, "results"), "total_memories")), 0);
 	json_decref(j);
@@ -183,8 +185,8 @@ Test(search_proto, delete_and_purge, .init = tenv_require_servers, .timeout = 12
 	j = req(&f, "op", "delete_all", "user_db_id", "2", NULL);
 	cr_expect_eq(json_integer_value(json_object_get(j, "deleted")), 3);
 	json_decref(j);
-	cr_expect_eq(tenv_pg_count(f.conn, "SELECT count(*) FROM mem0_history WHERE user_id = 2 AND action = 'deleted'"),
-		     3);
+	cr_expect_eq(senv_count(&f.store, "SELECT count(*) FROM mem0_history WHERE user_id = 2 AND action = 'deleted'"),
+	             3);
 	fx_close(&f);
 }
 
@@ -316,14 +318,15 @@ Test(search_proto, unanswerable_acked_and_expired_deadline, .init = tenv_require
 
 Test(search_proto, store_down_is_unavailable, .init = tenv_require_servers, .timeout = 120)
 {
-	char db[64];
-	PGconn *conn = stest_db("down", DIMS, false, db);
+	struct senv store;
 	struct stest_daemon d;
 	char *env[] = { (char *)"POSTGRES_PORT=1", NULL };
 	redisContext *rc;
 	json_t *j;
 
-	stest_daemon_start(&d, db, DIMS, tenv_redis_port(), env);
+	stest_require_pg("a server that does not answer; a SQLite file that cannot be opened stops memsearch at start");
+	stest_store_setup(&store, "down", DIMS);
+	stest_daemon_start(&d, &store, DIMS, tenv_redis_port(), env);
 	rc = stest_redis(tenv_redis_port());
 	j = stest_request(rc, d.stream, WAIT_MS, "op", "stats", "user_db_id", "1", NULL);
 	cr_assert_not_null(j);
@@ -335,23 +338,25 @@ Test(search_proto, store_down_is_unavailable, .init = tenv_require_servers, .tim
 	json_decref(j);
 	stest_daemon_stop(&d);
 	redisFree(rc);
-	PQfinish(conn);
+	senv_teardown(&store);
 }
 
-/* A request stuck behind the user's lock is finished, not dropped, by SIGTERM. */
+/*
+ * A request stuck behind a lock is finished, not dropped, by SIGTERM: on
+ * PostgreSQL the user's advisory lock, on SQLite the file's write lock.
+ */
 Test(search_proto, sigterm_finishes_in_flight, .init = tenv_require_servers, .timeout = 120)
 {
 	struct fx f;
 	char key[128], u[64], lock[128];
 	redisReply *r;
-	PGconn *holder;
 	int rc;
 	long long t0;
 
 	fx_open(&f, NULL);
-	holder = tenv_pg_connect(f.db);
+	/* the test's own connection holds the lock; memsearch waits on it (SQLite: up to STORE_SQLITE_BUSY_MS) */
 	snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d, 1)", 0x6d77);
-	PQclear(tenv_pg_exec(holder, lock));
+	senv_exec(&f.store, senv_is_pg(&f.store) ? lock : "BEGIN IMMEDIATE");
 	snprintf(key, sizeof(key), "mem0:reply:%s", tenv_unique("term", u, sizeof(u)));
 	r = redisCommand(f.rc, "XADD %s * op delete_all user_db_id 1 reply_to %s", f.d.stream, key);
 	freeReplyObject(r);
@@ -359,7 +364,7 @@ Test(search_proto, sigterm_finishes_in_flight, .init = tenv_require_servers, .ti
 	kill(f.d.pid, SIGTERM);
 	usleep(300000);
 	cr_expect_eq(redis_int(f.rc, "LLEN %s", key, NULL), 0, "answered before the lock was released?");
-	PQclear(tenv_pg_exec(holder, "SELECT pg_advisory_unlock_all()"));
+	senv_exec(&f.store, senv_is_pg(&f.store) ? "SELECT pg_advisory_unlock_all()" : "ROLLBACK");
 	t0 = tenv_now_ms();
 	rc = tenv_stop(f.d.pid, 0, 10000);	/* signal 0: just wait for the exit */
 	f.d.pid = 0;
@@ -370,9 +375,8 @@ Test(search_proto, sigterm_finishes_in_flight, .init = tenv_require_servers, .ti
 	cr_expect(strstr(r->str, "\"deleted\":3") != NULL, "%s", r->str);
 	freeReplyObject(r);
 	cr_expect_eq(redis_int(f.rc, "XPENDING %s %s", f.d.stream, "memsearch"), 0);
-	PQfinish(holder);
 	redisFree(f.rc);
-	PQfinish(f.conn);
+	senv_teardown(&f.store);
 }
 
 /* Entries a dead replica read and never acked are reclaimed and answered. */

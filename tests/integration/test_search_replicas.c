@@ -3,6 +3,8 @@
  * requests and each request is answered exactly once; a private
  * redis-server is stopped and started again (empty: the stream and group
  * are gone) and memsearch reconnects, re-creates its group and answers.
+ * Runs on both stores (MW_TEST_STORE: storeenv.h); on SQLite the replicas
+ * share one file.
  */
 #include "searchtest.h"
 #include "testenv.h"
@@ -37,8 +39,8 @@ static long answered_in_log(const char *path)
 
 Test(search_replicas, burst_answered_exactly_once, .init = tenv_require_servers, .timeout = 180)
 {
-	char db[64], keys[BURST][96], u[64];
-	PGconn *conn = stest_db("repl", DIMS, false, db);
+	char keys[BURST][96], u[64];
+	struct senv store;
 	char *env[] = { (char *)"MEM0_READ_COUNT=4", NULL };
 	struct stest_daemon d1, d2;
 	redisContext *rc;
@@ -47,14 +49,15 @@ Test(search_replicas, burst_answered_exactly_once, .init = tenv_require_servers,
 	long a1, a2;
 	int i;
 
+	stest_store_setup(&store, "repl", DIMS);
 	for (i = 0; i < 20; i++) {
 		char text[32];
 
 		snprintf(text, sizeof(text), "memory %d", i);
 		stest_vec(v, DIMS, i, 0);
-		stest_insert(conn, 1 + i % 4, "s", text, NULL, v, DIMS, id);
+		stest_add(&store, 1 + i % 4, "s", text, NULL, v, DIMS, id);
 	}
-	stest_daemon_start(&d1, db, DIMS, tenv_redis_port(), env);
+	stest_daemon_start(&d1, &store, DIMS, tenv_redis_port(), env);
 	stest_daemon_start_replica(&d2, &d1, DIMS, tenv_redis_port(), env);
 	rc = stest_redis(tenv_redis_port());
 
@@ -98,7 +101,7 @@ Test(search_replicas, burst_answered_exactly_once, .init = tenv_require_servers,
 	cr_expect_eq(a1 + a2, BURST, "answers: %ld + %ld", a1, a2);
 	cr_expect(a1 > 0 && a2 > 0, "both replicas took a share: %ld and %ld", a1, a2);
 	redisFree(rc);
-	PQfinish(conn);
+	senv_teardown(&store);
 }
 
 static int free_port(void)
@@ -141,8 +144,8 @@ static pid_t redis_start(int port, const char *dir)
 
 Test(search_replicas, redis_restart_reconnects, .init = tenv_require_servers, .timeout = 180)
 {
-	char db[64], dir[] = "/tmp/mwredis-XXXXXX";
-	PGconn *conn = stest_db("rrst", DIMS, false, db);
+	char dir[] = "/tmp/mwredis-XXXXXX";
+	struct senv store;
 	struct stest_daemon d;
 	redisContext *rc;
 	json_t *j;
@@ -150,9 +153,10 @@ Test(search_replicas, redis_restart_reconnects, .init = tenv_require_servers, .t
 	int port = free_port(), tries;
 	long long t0;
 
+	stest_store_setup(&store, "rrst", DIMS);
 	cr_assert_not_null(mkdtemp(dir));
 	redis = redis_start(port, dir);
-	stest_daemon_start(&d, db, DIMS, port, NULL);
+	stest_daemon_start(&d, &store, DIMS, port, NULL);
 	rc = stest_redis(port);
 	j = stest_request(rc, d.stream, 5000, "op", "stats", "user_db_id", "1", NULL);
 	cr_assert_not_null(j, "no answer before the restart");
@@ -181,5 +185,5 @@ Test(search_replicas, redis_restart_reconnects, .init = tenv_require_servers, .t
 	redisFree(rc);
 	stest_daemon_stop(&d);
 	tenv_stop(redis, SIGTERM, 5000);
-	PQfinish(conn);
+	senv_teardown(&store);
 }

@@ -44,8 +44,10 @@ static void read_line(int fd, char *out, size_t outlen, int timeout_ms)
 		n = read(fd, out + len, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || out[len] == '\n')
+		if (n <= 0 || out[len] == '\n') {
+			out[len] = '\0';
 			break;
+		}
 		out[++len] = '\0';
 	}
 }

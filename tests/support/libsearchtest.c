@@ -7,6 +7,9 @@
 #include "store.h"
 #include "store_pg.h"
 #include "testenv.h"
+#include "ts.h"
+#include "uuid4.h"
+#include "vec.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -41,7 +44,7 @@ void stest_vec(float *v, int dims, int axis, float tilt)
 	v[(axis + 1) % dims] += tilt;
 }
 
-static void vec_text(const float *v, int dims, char *out, size_t outlen)
+static void vec_literal(const float *v, int dims, char *out, size_t outlen)
 {
 	size_t len = 0;
 	int i;
@@ -60,7 +63,7 @@ const char *stest_insert(PGconn *conn, int user, const char *session, const char
 	PGresult *r;
 
 	snprintf(uid, sizeof(uid), "%d", user);
-	vec_text(vec, dims, vbuf, sizeof(vbuf));
+	vec_literal(vec, dims, vbuf, sizeof(vbuf));
 	r = PQexecParams(conn,
 			 "WITH m AS (INSERT INTO mem0_memories (user_id, session_id, memory, hash, embedding, metadata) "
 			 "VALUES ($1, $2, $3, md5($3), $4::vector, $5::jsonb) RETURNING id, user_id, memory) "
@@ -70,6 +73,63 @@ const char *stest_insert(PGconn *conn, int user, const char *session, const char
 	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "insert: %s", PQerrorMessage(conn));
 	snprintf(out, 40, "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
+	return out;
+}
+
+void stest_store_setup(struct senv *s, const char *prefix, int dims)
+{
+	senv_setup(s, senv_kind_from_env(), prefix, dims, true);
+}
+
+void stest_require_pg(const char *why)
+{
+	if (senv_kind_from_env() == SENV_SQLITE)
+		cr_skip_test("PostgreSQL store only: %s", why);
+}
+
+/* As the SQLite store writes a memory (store_sqlite.c): its own uuid, float32 LE BLOB, canonical timestamps. */
+static void sqlite_insert(sqlite3 *db, int user, const char *session, const char *text, const char *metadata_json,
+                          const float *vec, int dims, char *out)
+{
+	static const char *const sql[] = {
+	        "INSERT INTO mem0_memories (id, user_id, session_id, memory, hash, embedding, metadata, created_at, "
+	        "updated_at) VALUES (?1, ?2, ?3, ?4, md5(?4), ?5, json(?6), ?7, ?7)",
+	        "INSERT INTO mem0_history (memory_id, user_id, action, new_content, created_at) "
+	        "VALUES (?1, ?2, 'created', ?4, ?7)",
+	};
+	unsigned char *blob = malloc(4 * (size_t)dims);
+	char id[UUID4_LEN + 1], now[TS_LEN + 1];
+	size_t i;
+
+	cr_assert(blob);
+	uuid4_generate(id);
+	ts_format(ts_now_us(), now);
+	vec_to_le_blob(vec, dims, blob);
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *st = NULL;
+
+		cr_assert_eq(sqlite3_prepare_v2(db, sql[i], -1, &st, NULL), SQLITE_OK, "SQLite: %s",
+		             sqlite3_errmsg(db));
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, user);
+		sqlite3_bind_text(st, 3, session, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 5, blob, 4 * dims, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, metadata_json ? metadata_json : "{}", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
+		cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "insert: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	free(blob);
+	snprintf(out, 40, "%s", id);
+}
+
+const char *stest_add(struct senv *s, int user, const char *session, const char *text, const char *metadata_json,
+                      const float *vec, int dims, char *out)
+{
+	if (senv_is_pg(s))
+		return stest_insert(s->pg, user, session, text, metadata_json, vec, dims, out);
+	sqlite_insert(s->sqlite, user, session, text, metadata_json, vec, dims, out);
 	return out;
 }
 
@@ -181,26 +241,29 @@ pid_t stest_spawn(char *const argv[], char *const env[], const char *log_path)
 
 static void spawn(struct stest_daemon *d, int dims, int redis_port, char *const *extra_env)
 {
-	char bin[512], pgport[32], pgdb[96], redis[64], stream[128], dimsv[48], *env[40];
+	char bin[512], redis[64], stream[128], dimsv[48], *env[40];
 	char *argv[] = { (char *)tenv_bin("memsearch", bin, sizeof(bin)), NULL };
 	const char *tmp = getenv("MW_TEST_TMP");
 	int n = 0, i;
 
-	snprintf(pgport, sizeof(pgport), "POSTGRES_PORT=%d", tenv_pg_port());
-	snprintf(pgdb, sizeof(pgdb), "POSTGRES_DB=%s", d->db);
 	snprintf(redis, sizeof(redis), "REDIS_URL=redis://127.0.0.1:%d", redis_port);
 	snprintf(stream, sizeof(stream), "MEM0_SEARCH_STREAM=%s", d->stream);
 	snprintf(dimsv, sizeof(dimsv), "MEM0_EMBEDDING_DIMS=%d", dims);
 	/* the caller's entries first: getenv() takes the first of a name */
 	for (i = 0; extra_env && extra_env[i] && n < 30; i++)
 		env[n++] = extra_env[i];
-	env[n++] = (char *)"POSTGRES_HOST=127.0.0.1";
-	env[n++] = (char *)"POSTGRES_USER=postgres";
-	env[n++] = pgport;
-	env[n++] = pgdb;
+	for (i = 0; i < d->store->nenv && n < 30; i++)
+		env[n++] = (char *)d->store->env[i];
 	env[n++] = redis;
 	env[n++] = stream;
 	env[n++] = dimsv;
+	/*
+	 * Models, unless the caller chose: local (the default) allows 100
+	 * dimensions only, so an OpenAI-compatible server nobody listens on
+	 * (embeddings fail at once: 'unavailable', as before local existed).
+	 */
+	env[n++] = (char *)"MEM0_MODELS=openai";
+	env[n++] = (char *)"OPENAI_BASE_URL=http://127.0.0.1:9/v1";
 	env[n++] = (char *)"MEM0_SEARCH_GROUP=memsearch";
 	env[n++] = (char *)"MEM0_LOG_LEVEL=debug";
 	env[n] = NULL;
@@ -223,12 +286,13 @@ static void wait_group(struct stest_daemon *d, int redis_port)
 	}
 }
 
-void stest_daemon_start(struct stest_daemon *d, const char *db, int dims, int redis_port, char *const *extra_env)
+void stest_daemon_start(struct stest_daemon *d, const struct senv *store, int dims, int redis_port,
+                        char *const *extra_env)
 {
 	char u[64];
 
 	memset(d, 0, sizeof(*d));
-	snprintf(d->db, sizeof(d->db), "%s", db);
+	d->store = store;
 	snprintf(d->stream, sizeof(d->stream), "mem0:search:%s", tenv_unique("t", u, sizeof(u)));
 	spawn(d, dims, redis_port, extra_env);
 	wait_group(d, redis_port);
@@ -238,7 +302,7 @@ void stest_daemon_start_replica(struct stest_daemon *d, const struct stest_daemo
 				char *const *extra_env)
 {
 	memset(d, 0, sizeof(*d));
-	snprintf(d->db, sizeof(d->db), "%s", first->db);
+	d->store = first->store;
 	snprintf(d->stream, sizeof(d->stream), "%s", first->stream);
 	spawn(d, dims, redis_port, extra_env);
 	/* the group exists already: give the replica a moment to connect and block */

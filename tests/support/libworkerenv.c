@@ -3,7 +3,8 @@
  */
 #include "workerenv.h"
 
-#include "migrate.h"
+#include "cfg.h"
+#include "localenv.h"
 #include "mockllm.h"
 #include "testenv.h"
 
@@ -27,94 +28,90 @@ static void load_sql(PGconn *pg, const char *name)
 	free(sql);
 }
 
-void wenv_setup(struct wenv *w, bool chat_app_schema)
+static void setup(struct wenv *w, enum senv_kind kind, bool chat_app_schema, int pg_port, int redis_port, bool local)
 {
-	wenv_setup_on(w, chat_app_schema, 0, 0);
-}
-
-static PGconn *connect_db(int port, const char *db)
-{
-	char ports[16];
-	const char *keys[] = { "host", "port", "user", "dbname", NULL };
-	const char *vals[] = { "127.0.0.1", ports, "postgres", db, NULL };
-	PGconn *c;
-
-	snprintf(ports, sizeof(ports), "%d", port);
-	c = PQconnectdbParams(keys, vals, 0);
-	cr_assert(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	PQclear(PQexec(c, "SET client_min_messages = warning"));
-	return c;
-}
-
-void wenv_setup_on(struct wenv *w, bool chat_app_schema, int pg_port, int redis_port)
-{
-	struct migrate_opts o = { .embedding_dims = WENV_DIMS };
-	struct migrate_result res;
 	char name[64];
 
 	tenv_require_servers();
 	memset(w, 0, sizeof(*w));
+	w->local = local;
 	w->pg_port = pg_port ? pg_port : tenv_pg_port();
 	w->redis_port = redis_port ? redis_port : tenv_redis_port();
-	if (pg_port) {
-		PGconn *admin = connect_db(pg_port, "postgres");
-
-		tenv_unique("wk", w->db, sizeof(w->db));
-		{
-			char sql[128];
-			snprintf(sql, sizeof(sql), "CREATE DATABASE %s", w->db);
-			PQclear(tenv_pg_exec(admin, sql));
-		}
-		PQfinish(admin);
-		w->pg = connect_db(pg_port, w->db);
-	} else {
-		w->pg = tenv_pg_new_db("wk", w->db);
+	cr_assert(!chat_app_schema || kind == SENV_PG, "the chat app's schema is PostgreSQL's");
+	senv_setup_on(&w->store, kind, "wk", local ? CFG_LOCAL_EMBEDDING_DIMS : WENV_DIMS, !chat_app_schema, pg_port);
+	if (kind == SENV_PG) {
+		w->pg = w->store.pg;
+		snprintf(w->db, sizeof(w->db), "%s", w->store.db);
 	}
 	if (chat_app_schema) {
 		load_sql(w->pg, "chatapp_001_users.sql");
 		/* the chat app's 002 at the test's dimension */
 		PQclear(tenv_pg_exec(w->pg, "CREATE EXTENSION IF NOT EXISTS vector"));
-	}
-	cr_assert_eq(migrate_run(w->pg, &o, &res), 0, "migrate: %s", res.errstr);
-	if (chat_app_schema)
+		senv_migrate(&w->store);
 		PQclear(tenv_pg_exec(w->pg, "ALTER TABLE mem0_memories ADD CONSTRAINT mem0_memories_user_id_fkey "
-					    "FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE"));
+		                            "FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE"));
+	}
 	tenv_unique("s", name, sizeof(name));
 	snprintf(w->stream, sizeof(w->stream), "mw:%s", name);
 	snprintf(w->dlq, sizeof(w->dlq), "%s:dlq", w->stream);
-	snprintf(w->log_path, sizeof(w->log_path), "%s/worker-%s.log", getenv("MW_TEST_TMP") ? getenv("MW_TEST_TMP") : "/tmp",
-		 name);
+	snprintf(w->log_path, sizeof(w->log_path), "%s/worker-%s.log",
+	         getenv("MW_TEST_TMP") ? getenv("MW_TEST_TMP") : "/tmp", name);
 	w->redis = redisConnect("127.0.0.1", w->redis_port);
 	cr_assert(w->redis && !w->redis->err, "redis connect");
-	w->mock = mockllm_start(WENV_DIMS);
+	if (!local)
+		w->mock = mockllm_start(WENV_DIMS);
+}
+
+void wenv_setup(struct wenv *w, bool chat_app_schema)
+{
+	setup(w, senv_kind_from_env(), chat_app_schema, 0, 0, false);
+}
+
+void wenv_setup_on(struct wenv *w, bool chat_app_schema, int pg_port, int redis_port)
+{
+	setup(w, pg_port ? SENV_PG : senv_kind_from_env(), chat_app_schema, pg_port, redis_port, false);
+}
+
+void wenv_setup_kind(struct wenv *w, enum senv_kind kind, bool chat_app_schema)
+{
+	setup(w, kind, chat_app_schema, 0, 0, false);
+}
+
+void wenv_setup_local(struct wenv *w)
+{
+	setup(w, SENV_PG, false, 0, 0, true);
 }
 
 int wenv_start_worker(struct wenv *w)
 {
 	char bin[512], e[16][160];
 	char *env[40];
-	char *argv[] = { (char *)tenv_bin("memworker", bin, sizeof(bin)), NULL };
-	int n = 0, i;
+	char *argv[] = {(char *)tenv_bin("memworker", bin, sizeof(bin)), NULL};
+	int n = 0, i, k = 0;
 
 	cr_assert(w->nworkers < WENV_MAX_WORKERS);
-	snprintf(e[n++], sizeof(e[0]), "POSTGRES_HOST=127.0.0.1");
-	snprintf(e[n++], sizeof(e[0]), "POSTGRES_PORT=%d", w->pg_port);
-	snprintf(e[n++], sizeof(e[0]), "POSTGRES_USER=postgres");
-	snprintf(e[n++], sizeof(e[0]), "POSTGRES_DB=%s", w->db);
 	snprintf(e[n++], sizeof(e[0]), "REDIS_URL=redis://127.0.0.1:%d", w->redis_port);
 	snprintf(e[n++], sizeof(e[0]), "MEM0_STREAM=%s", w->stream);
-	snprintf(e[n++], sizeof(e[0]), "MEM0_MODELS=openai");
-	snprintf(e[n++], sizeof(e[0]), "OPENAI_BASE_URL=%s", mockllm_base_url(w->mock));
-	snprintf(e[n++], sizeof(e[0]), "OPENAI_API_KEY=sk-test-SECRET-worker");
-	snprintf(e[n++], sizeof(e[0]), "MEM0_EMBEDDING_DIMS=%d", WENV_DIMS);
+	if (w->local) {
+		snprintf(e[n++], sizeof(e[0]), "MEM0_MODELS=local");
+		snprintf(e[n++], sizeof(e[0]), "MEM0_LOCAL_MODEL_PATH=%s", lenv_model_path());
+	} else {
+		snprintf(e[n++], sizeof(e[0]), "MEM0_MODELS=openai");
+		snprintf(e[n++], sizeof(e[0]), "OPENAI_BASE_URL=%s", mockllm_base_url(w->mock));
+		snprintf(e[n++], sizeof(e[0]), "OPENAI_API_KEY=sk-test-SECRET-worker");
+		snprintf(e[n++], sizeof(e[0]), "MEM0_EMBEDDING_DIMS=%d", WENV_DIMS);
+	}
 	snprintf(e[n++], sizeof(e[0]), "MEM0_BATCH_WINDOW_MS=30");
 	snprintf(e[n++], sizeof(e[0]), "MEM0_BLOCK_MS=200");
 	snprintf(e[n++], sizeof(e[0]), "MEM0_LOG_LEVEL=debug");
-	for (i = 0; i < n; i++)
-		env[i] = e[i];
+	/* getenv finds the first of two entries of one name: the test's own come first */
 	for (i = 0; w->extra_env[i]; i++)
-		env[n++] = (char *)w->extra_env[i];
-	env[n] = NULL;
+		env[k++] = (char *)w->extra_env[i];
+	for (i = 0; i < w->store.nenv; i++)
+		env[k++] = w->store.env[i];
+	for (i = 0; i < n; i++)
+		env[k++] = e[i];
+	env[k] = NULL;
 	w->workers[w->nworkers] = tenv_spawn(argv, env, w->log_path);
 	return w->nworkers++;
 }
@@ -139,10 +136,12 @@ void wenv_teardown(struct wenv *w)
 			wenv_stop_worker(w, i, SIGTERM);
 	if (w->mock)
 		mockllm_stop(w->mock);
+	w->mock = NULL;
 	if (w->redis)
 		redisFree(w->redis);
-	if (w->pg)
-		PQfinish(w->pg);
+	w->redis = NULL;
+	senv_teardown(&w->store);
+	w->pg = NULL;
 }
 
 char *wenv_xadd(struct wenv *w, ...)
@@ -169,7 +168,7 @@ char *wenv_xadd(struct wenv *w, ...)
 }
 
 char *wenv_exchange(struct wenv *w, int user, const char *session, const char *msg_id, const char *user_text,
-		    const char *assistant_text)
+                    const char *assistant_text)
 {
 	json_t *msgs = json_array();
 	char uid[24], *text, *id;
@@ -181,8 +180,8 @@ char *wenv_exchange(struct wenv *w, int user, const char *session, const char *m
 	json_decref(msgs);
 	snprintf(uid, sizeof(uid), "%d", user);
 	if (msg_id)
-		id = wenv_xadd(w, "user_db_id", uid, "session_id", session, "messages", text, "message_id", msg_id,
-			       "v", "1", NULL);
+		id = wenv_xadd(w, "user_db_id", uid, "session_id", session, "messages", text, "message_id", msg_id, "v",
+		               "1", NULL);
 	else
 		id = wenv_xadd(w, "user_db_id", uid, "session_id", session, "messages", text, NULL);
 	free(text);
@@ -197,7 +196,7 @@ void wenv_wait_idle(struct wenv *w, int timeout_ms)
 	while (tenv_now_ms() < until) {
 		redisReply *r;
 
-		if (w->redis->err) {	/* Redis restarted under us */
+		if (w->redis->err) { /* Redis restarted under us */
 			redisFree(w->redis);
 			w->redis = redisConnect("127.0.0.1", w->redis_port);
 		}
@@ -211,8 +210,9 @@ void wenv_wait_idle(struct wenv *w, int timeout_ms)
 				if (strcmp(g->element[j]->str, "pending") == 0)
 					pending = g->element[j + 1]->integer;
 				if (strcmp(g->element[j]->str, "lag") == 0)
-					lag = g->element[j + 1]->type == REDIS_REPLY_INTEGER ? g->element[j + 1]->integer
-											     : -1;
+					lag = g->element[j + 1]->type == REDIS_REPLY_INTEGER
+					              ? g->element[j + 1]->integer
+					              : -1;
 			}
 		}
 		freeReplyObject(r);
@@ -222,14 +222,14 @@ void wenv_wait_idle(struct wenv *w, int timeout_ms)
 	}
 	{
 		char *log = wenv_log(w);
-		cr_assert_fail("worker not idle after %d ms (pending %lld, lag %lld); log tail:\n%s", timeout_ms, pending,
-			       lag, log ? (strlen(log) > 4000 ? log + strlen(log) - 4000 : log) : "(none)");
+		cr_assert_fail("worker not idle after %d ms (pending %lld, lag %lld); log tail:\n%s", timeout_ms,
+		               pending, lag, log ? (strlen(log) > 4000 ? log + strlen(log) - 4000 : log) : "(none)");
 	}
 }
 
 long long wenv_count(struct wenv *w, const char *sql)
 {
-	return tenv_pg_count(w->pg, sql);
+	return senv_count(&w->store, sql);
 }
 
 /* Reconnects the test's own Redis connection (after a restart). */

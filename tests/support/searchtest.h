@@ -1,12 +1,18 @@
 /*
  * searchtest: helpers shared by the read-path tests (tests/integration/
- * test_search*.c): a migrated database with memories inserted by SQL, the
+ * test_search*.c): a store with memories inserted by SQL, the PostgreSQL
  * store driven on a private event loop until a callback fires, a memsearch
  * process with its own stream, and requests sent the way clients send them
  * (XADD + BLPOP, blocking hiredis).
+ *
+ * The daemon suites run against both stores (storeenv.h): stest_store_setup
+ * makes a PostgreSQL database or a SQLite file as MW_TEST_STORE says,
+ * stest_add inserts into either, and memsearch is started on it.
  */
 #ifndef MW_SEARCHTEST_H
 #define MW_SEARCHTEST_H
+
+#include "storeenv.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -27,6 +33,17 @@ PGconn *stest_db(const char *prefix, int dims, bool hnsw, char *name_out);
  */
 const char *stest_insert(PGconn *conn, int user, const char *session, const char *text, const char *metadata_json,
 			 const float *vec, int dims, char *out);
+/*
+ * A fresh store of the kind MW_TEST_STORE asks for (storeenv.h), with its
+ * schema for dims-dimensional embeddings; senv_teardown when done.
+ */
+void stest_store_setup(struct senv *s, const char *prefix, int dims);
+/* stest_insert on either store: the same row, the same 'created' history row. */
+const char *stest_add(struct senv *s, int user, const char *session, const char *text, const char *metadata_json,
+                      const float *vec, int dims, char *out);
+/* Skips the test, saying why, when MW_TEST_STORE asks for SQLite: call before making anything. */
+void stest_require_pg(const char *why);
+
 /* A unit-ish vector: along axis a, tilted by t toward axis a+1. */
 void stest_vec(float *v, int dims, int axis, float tilt);
 
@@ -47,15 +64,17 @@ struct stest_daemon {
 	pid_t pid;
 	char log[256];
 	char stream[96];
-	char db[64];
+	const struct senv *store; /* borrowed: outlives the daemon */
 };
 /*
- * Starts memsearch on db with its own stream (a unique name) and extra
- * "NAME=VALUE" environment entries (NULL-terminated, may be NULL). Waits until
- * it has created its consumer group.
+ * Starts memsearch on store (borrowed until stest_daemon_stop) with its own
+ * stream (a unique name) and extra "NAME=VALUE" environment entries
+ * (NULL-terminated, may be NULL; they win over the store's). Waits until it
+ * has created its consumer group.
  */
-void stest_daemon_start(struct stest_daemon *d, const char *db, int dims, int redis_port, char *const *extra_env);
-/* Second replica on the same stream and database. */
+void stest_daemon_start(struct stest_daemon *d, const struct senv *store, int dims, int redis_port,
+                        char *const *extra_env);
+/* Second replica on the same stream and store. */
 void stest_daemon_start_replica(struct stest_daemon *d, const struct stest_daemon *first, int dims, int redis_port,
 				char *const *extra_env);
 /* SIGTERM; asserts exit 0 within timeout. Prints the log on failure. */

@@ -53,8 +53,10 @@ Test(cfg, defaults)
 	cr_expect_str_eq(cfg.group, "memworker");
 	cr_expect_str_eq(cfg.search_stream, "mem0:search");
 	cr_expect_str_eq(cfg.redis_url, "redis://127.0.0.1:6379");
-	cr_expect_eq(cfg.embedding_dims, 1536);
+	/* local, the default, embeds in 100 dimensions */
+	cr_expect_eq(cfg.embedding_dims, 100);
 	cr_expect_eq(cfg.models, CFG_MODELS_LOCAL);
+	cr_expect_str_eq(cfg.local_model_path, CFG_DEFAULT_LOCAL_MODEL_PATH);
 	cr_expect_eq(cfg.pipeline, CFG_PIPELINE_SINGLE);
 	cr_expect_eq(cfg.provider, CFG_PROVIDER_PGVECTOR);
 	cr_expect_eq(cfg.hnsw, false);
@@ -166,6 +168,40 @@ Test(cfg, every_bad_value_is_one_line_naming_the_variable)
 		free(err);
 		cfg_free(&cfg);
 	}
+}
+
+Test(cfg, embedding_dims_follow_the_models)
+{
+	struct cfg cfg;
+	char *err = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	clear_env();
+	setenv("MEM0_MODELS", "openai", 1);
+	cr_assert_eq(cfg_load(&cfg, &(int){ 0 }, NULL, NULL, stderr), 0);
+	cr_expect_eq(cfg.embedding_dims, 1536);
+	cfg_free(&cfg);
+	setenv("MEM0_EMBEDDING_DIMS", "64", 1);
+	cr_assert_eq(cfg_load(&cfg, &(int){ 0 }, NULL, NULL, stderr), 0);
+	cr_expect_eq(cfg.embedding_dims, 64);
+	cfg_free(&cfg);
+
+	clear_env();
+	setenv("MEM0_EMBEDDING_DIMS", "100", 1);
+	cr_assert_eq(cfg_load(&cfg, &(int){ 0 }, NULL, NULL, stderr), 0);
+	cr_expect_eq(cfg.embedding_dims, 100);
+	cfg_free(&cfg);
+
+	/* local allows no other dimension: one line naming the variable */
+	setenv("MEM0_EMBEDDING_DIMS", "1536", 1);
+	f = open_memstream(&err, &len);
+	cr_expect_eq(cfg_load(&cfg, &(int){ 0 }, NULL, NULL, f), -1);
+	fclose(f);
+	cr_expect(strncmp(err, "MEM0_EMBEDDING_DIMS: 1536, but MEM0_MODELS=local", 48) == 0, "%s", err);
+	cr_expect_eq(strchr(err, '\n'), err + strlen(err) - 1, "one line: %s", err);
+	free(err);
+	cfg_free(&cfg);
 }
 
 Test(cfg, models_need_their_keys)
