@@ -13,6 +13,7 @@
  * (false); the flags give the defaults. "-" reads standard input.
  */
 #include "ctl.h"
+#include "progress.h"
 
 #include "cfg.h"
 #include "log.h"
@@ -45,50 +46,6 @@ static void usage(FILE *out)
 	             "message XADDed to MEM0_STREAM; the entry ids are printed.\n");
 }
 
-static redisContext *connect_redis(const struct cfg *cfg)
-{
-	struct redis_url u;
-	struct timeval tv = {5, 0};
-	redisContext *c;
-	redisReply *r;
-	char err[256];
-
-	if (rcmd_parse_url(cfg->redis_url, &u, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return NULL;
-	}
-	c = u.path[0] ? redisConnectUnixWithTimeout(u.path, tv) : redisConnectWithTimeout(u.host, u.port, tv);
-	if (!c || c->err) {
-		fprintf(stderr, "memctl push: cannot connect to Redis at %s:%d: %s\n", u.path[0] ? u.path : u.host,
-		        u.path[0] ? 0 : u.port, c ? c->errstr : "out of memory");
-		if (c)
-			redisFree(c);
-		return NULL;
-	}
-	redisSetTimeout(c, tv);
-	if (u.password[0]) {
-		r = u.user[0] ? redisCommand(c, "AUTH %s %s", u.user, u.password)
-		              : redisCommand(c, "AUTH %s", u.password);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "memctl push: Redis AUTH failed\n");
-			freeReplyObject(r);
-			redisFree(c);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
-	if (u.db) {
-		r = redisCommand(c, "SELECT %d", u.db);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "memctl push: Redis SELECT %d failed\n", u.db);
-			freeReplyObject(r);
-			redisFree(c);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
-	return c;
-}
 
 static bool positive_int(const char *s)
 {
@@ -314,7 +271,7 @@ int ctl_push(const struct cfg *cfg, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	c = connect_redis(cfg);
+	c = ctl_redis_connect(cfg);
 	if (!c)
 		return 1;
 	if (file) {

@@ -6,6 +6,7 @@
  * is a readable table, or the reply itself with --json.
  */
 #include "ctl.h"
+#include "progress.h"
 
 #include "cfg.h"
 #include "rcmd.h"
@@ -147,49 +148,15 @@ static int parse_args(int argc, char **argv, struct read_args *a, const char **p
 
 static redisContext *redis_connect(const struct cfg *cfg, long timeout_ms)
 {
-	struct redis_url url;
-	struct timeval tv = { 2, 0 };
-	redisContext *c;
-	redisReply *r;
-	char err[256];
+	redisContext *c = ctl_redis_connect(cfg);
+	struct timeval tv;
 
-	if (rcmd_parse_url(cfg->redis_url ? cfg->redis_url : "redis://127.0.0.1:6379", &url, err, sizeof(err)) < 0) {
-		fprintf(stderr, "memctl: %s\n", err);
+	if (!c)
 		return NULL;
-	}
-	c = url.path[0] ? redisConnectUnixWithTimeout(url.path, tv) : redisConnectWithTimeout(url.host, url.port, tv);
-	if (!c || c->err) {
-		fprintf(stderr, "memctl: cannot connect to Redis at %s:%d: %s\n", url.path[0] ? url.path : url.host,
-			url.port, c ? c->errstr : "out of memory");
-		redisFree(c);
-		return NULL;
-	}
 	/* BLPOP blocks up to the request's timeout: the socket waits a little longer */
 	tv.tv_sec = (timeout_ms + 2000) / 1000;
 	tv.tv_usec = ((timeout_ms + 2000) % 1000) * 1000;
 	redisSetTimeout(c, tv);
-	if (url.password[0]) {
-		r = url.user[0] ? redisCommand(c, "AUTH %s %s", url.user, url.password)
-				: redisCommand(c, "AUTH %s", url.password);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			/* Redis's answer only: never the password */
-			fprintf(stderr, "memctl: Redis AUTH failed: %s\n", r ? r->str : c->errstr);
-			freeReplyObject(r);
-			redisFree(c);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
-	if (url.db) {
-		r = redisCommand(c, "SELECT %d", url.db);
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			fprintf(stderr, "memctl: Redis SELECT failed: %s\n", r ? r->str : c->errstr);
-			freeReplyObject(r);
-			redisFree(c);
-			return NULL;
-		}
-		freeReplyObject(r);
-	}
 	return c;
 }
 
