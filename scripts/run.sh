@@ -61,7 +61,7 @@ mkdir -p "$RUN"
 # shellcheck source=scripts/servers.sh
 . "$ROOT/scripts/servers.sh"
 # Servers a killed run.sh left behind hold the data folder: stop them first.
-if [ -f "$RUN/pg/postmaster.pid" ] || { [ -f "$RUN/redis.pid" ] && kill -0 "$(cat "$RUN/redis.pid")" 2>/dev/null; }; then
+if [ -f "$(pg_home "$RUN")/pg/postmaster.pid" ] || { [ -f "$RUN/redis.pid" ] && kill -0 "$(cat "$RUN/redis.pid")" 2>/dev/null; }; then
 	log "stopping the servers a previous run left running in $RUN"
 	servers_stop "$RUN"
 fi

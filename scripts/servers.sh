@@ -28,8 +28,29 @@ as_postgres() {
 	fi
 }
 
+# Where PostgreSQL keeps its files for the folder DIR: DIR itself when the
+# postgres user can reach it; otherwise (a checkout under /root, or under a
+# mode-700 temporary folder, as root) a folder of its own under
+# /var/lib/memworker named after DIR, so the data still belongs to DIR.
+pg_home() {
+	local dir=$1 home
+	if [ "$(id -u)" -ne 0 ] || runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+		printf '%s\n' "$dir"
+		return
+	fi
+	home=/var/lib/memworker/pg-$(printf '%s' "$dir" | md5sum | cut -c1-12)
+	mkdir -p "$home"
+	chown postgres:postgres "$home"
+	chmod 700 "$home"
+	printf '%s\n' "$home"
+}
+
 pg_start() {
-	local dir=$1 port=$2
+	local dir port=$2
+	mkdir -p "$1"
+	[ "$(id -u)" -eq 0 ] && chmod 755 "$1"
+	dir=$(pg_home "$1")
+	[ "$dir" = "$1" ] || echo "servers.sh: PostgreSQL files for $1 are kept in $dir (the postgres user cannot reach $1)" >&2
 	mkdir -p "$dir/sock"
 	[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir" "$dir/sock"
 	if [ ! -f "$dir/pg/PG_VERSION" ]; then
@@ -80,7 +101,9 @@ servers_stop() {
 	if [ -f "$dir/redis.port" ]; then
 		redis-cli -p "$(cat "$dir/redis.port")" shutdown nosave >/dev/null 2>&1 || true
 	fi
-	if [ -f "$dir/pg/postmaster.pid" ]; then
-		as_postgres "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast -w stop >/dev/null 2>&1 || true
+	local home
+	home=$(pg_home "$dir")
+	if [ -f "$home/pg/postmaster.pid" ]; then
+		as_postgres "$PG_BIN/pg_ctl" -D "$home/pg" -m fast -w stop >/dev/null 2>&1 || true
 	fi
 }
