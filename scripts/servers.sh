@@ -22,7 +22,8 @@ free_port() {
 # the postgres user, and initdb/pg_ctl run as that user.
 as_postgres() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		# from /: the caller's folder may be one postgres cannot enter (paths are absolute)
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
