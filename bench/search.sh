@@ -69,6 +69,8 @@ as_postgres "$PG_BIN/pg_ctl" -D "$TMP/pg" -w -t 120 restart >/dev/null
 
 SHAPE="$USERS $PER_USER $HEAVY $DIMS"
 export POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=$PG_PORT POSTGRES_USER=postgres POSTGRES_DB=bench
+# the mock serves the embeddings at any dimension (local allows 100 only)
+export MEM0_MODELS=openai
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT MEM0_EMBEDDING_DIMS=$DIMS MEM0_LOG_LEVEL=warn
 CONNINFO="host=127.0.0.1 port=$PG_PORT user=postgres dbname=bench"
 if [ "$(cat "$TMP/loaded" 2>/dev/null || true)" != "$SHAPE" ]; then

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #define US_PER_DAY 86400000000LL
@@ -52,6 +53,7 @@ void ts_format(int64_t us, char out[TS_LEN + 1])
 {
 	int64_t days, rem;
 	int y, mo, d;
+	char buf[64];
 
 	if (us < MIN_US)
 		us = MIN_US;
@@ -64,8 +66,14 @@ void ts_format(int64_t us, char out[TS_LEN + 1])
 		days--;
 	}
 	civil_from_days(days, &y, &mo, &d);
-	snprintf(out, TS_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", y, mo, d, (int)(rem / 3600000000LL),
+	/*
+	 * The clamp above keeps the year to four digits, so the text is always
+	 * TS_LEN long; the compiler cannot see that, hence the roomy buffer.
+	 */
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", y, mo, d, (int)(rem / 3600000000LL),
 	         (int)(rem / 60000000 % 60), (int)(rem / 1000000 % 60), (int)(rem % 1000000));
+	memcpy(out, buf, TS_LEN);
+	out[TS_LEN] = '\0';
 }
 
 /* n decimal digits at *p into *out; advances *p. */
