@@ -16,6 +16,7 @@
 #include "prompt.h"
 #include "wmetrics.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -53,18 +54,39 @@ static void unusable(struct batch *b, const char *err)
 	batch_finish(b, reason);
 }
 
+/* A model call ended: counted; a failure retries the batch later. True when there is an answer to read. */
+static bool chat_answered(struct batch *b, int status, const char *errstr)
+{
+	wm_llm(b->app->wm, METRICS_LLM_CHAT, status == 0, b->stage_t0);
+	if (status != 0) {
+		b->app->stats.llm_failures++;
+		batch_retry_later(b, errstr ? errstr : "model call failed");
+		return false;
+	}
+	b->attempts = 0;
+	return true;
+}
+
+/* Sends the system prompt template (rendered for today) and user (taken over) to the model. */
+static void ask_model(struct batch *b, const char *tmpl, char *user, models_chat_cb cb)
+{
+	char *sys = prompt_render(tmpl, time(NULL));
+
+	b->app->stats.llm_calls++;
+	b->stage_t0 = metrics_now();
+	if (models_chat(b->app->models, sys, user, cb, b) < 0)
+		batch_retry_later(b, "model client not available");
+	free(sys);
+	free(user);
+}
+
 static void actions_done(void *arg, int status, const char *content, const char *errstr)
 {
 	struct batch *b = arg;
 	char err[256];
 
-	wm_llm(b->app->wm, METRICS_LLM_CHAT, status == 0, b->stage_t0);
-	if (status != 0) {
-		b->app->stats.llm_failures++;
-		batch_retry_later(b, errstr ? errstr : "model call failed");
+	if (!chat_answered(b, status, errstr))
 		return;
-	}
-	b->attempts = 0;
 	prompt_action_list_free(&b->actions);
 	if (prompt_parse_actions(content, b->ncands, &b->actions, err, sizeof(err)) < 0) {
 		unusable(b, err);
@@ -81,16 +103,8 @@ static void actions_done(void *arg, int status, const char *content, const char 
 static void run_single(struct batch *b)
 {
 	struct prompt_candidate *c = shown(b);
-	char *user = prompt_user_single(b->msgs, b->nmsgs, c, b->ncands);
 
-	char *sys = prompt_render(b->app->prompt_single, time(NULL));
-
-	b->app->stats.llm_calls++;
-	b->stage_t0 = metrics_now();
-	if (models_chat(b->app->models, sys, user, actions_done, b) < 0)
-		batch_retry_later(b, "model client not available");
-	free(sys);
-	free(user);
+	ask_model(b, b->app->prompt_single, prompt_user_single(b->msgs, b->nmsgs, c, b->ncands), actions_done);
 	free(c);
 }
 
@@ -102,13 +116,8 @@ static void facts_done(void *arg, int status, const char *content, const char *e
 	struct prompt_fact_list facts = { 0 };
 	char err[256];
 
-	wm_llm(b->app->wm, METRICS_LLM_CHAT, status == 0, b->stage_t0);
-	if (status != 0) {
-		b->app->stats.llm_failures++;
-		batch_retry_later(b, errstr ? errstr : "model call failed");
+	if (!chat_answered(b, status, errstr))
 		return;
-	}
-	b->attempts = 0;
 	if (prompt_parse_facts(content, &facts, err, sizeof(err)) < 0) {
 		unusable(b, err);
 		return;
@@ -165,15 +174,7 @@ static void run_two_pass(struct batch *b)
 	int i;
 
 	if (!b->facts_ready) {
-		char *user = prompt_user_facts(b->msgs, b->nmsgs);
-		char *sys = prompt_render(b->app->prompt_fact, time(NULL));
-
-		b->app->stats.llm_calls++;
-		b->stage_t0 = metrics_now();
-		if (models_chat(b->app->models, sys, user, facts_done, b) < 0)
-			batch_retry_later(b, "model client not available");
-		free(sys);
-		free(user);
+		ask_model(b, b->app->prompt_fact, prompt_user_facts(b->msgs, b->nmsgs), facts_done);
 		return;
 	}
 	if (!b->cands_ready) {
@@ -189,15 +190,9 @@ static void run_two_pass(struct batch *b)
 	}
 	{
 		struct prompt_candidate *c = shown(b);
-		char *user = prompt_user_decide((const char *const *)b->facts, b->nfacts, c, b->ncands);
-		char *sys = prompt_render(b->app->prompt_update, time(NULL));
 
-		b->app->stats.llm_calls++;
-		b->stage_t0 = metrics_now();
-		if (models_chat(b->app->models, sys, user, actions_done, b) < 0)
-			batch_retry_later(b, "model client not available");
-		free(sys);
-		free(user);
+		ask_model(b, b->app->prompt_update,
+			  prompt_user_decide((const char *const *)b->facts, b->nfacts, c, b->ncands), actions_done);
 		free(c);
 	}
 }
