@@ -9,12 +9,15 @@
 #include "log.h"
 
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
+/* Named statements per connection; beyond this, statements run unnamed. */
+#define MAX_PREPARED 64
 
 enum pgconn_state { PGC_BROKEN = 0, PGC_CONNECTING, PGC_READY };
 
@@ -29,6 +32,15 @@ struct pg_job {
 	char errstr[512];
 	char sqlstate[6];
 	bool internal;			/* our own ROLLBACK after a failed transaction */
+	int *slot;			/* per statement: its prepared slot, or -1 (unnamed) */
+	int *parsing;			/* slots whose Parse this job sent ahead of its statements */
+	int nparsing, parsed;		/* ... and how many of their results came back */
+};
+
+/* A named statement of the current connection (sent, maybe not yet answered). */
+struct prepared {
+	uint64_t hash;
+	char *sql;			/* NULL: a free slot */
 };
 
 struct pgconn {
@@ -48,6 +60,9 @@ struct pgconn {
 	struct pg_job *head, *tail;	/* in flight, in send order */
 	int inflight;
 	bool closing;
+
+	bool prepare;
+	struct prepared prep[MAX_PREPARED];	/* slot k is the statement "mw_<k>" */
 };
 
 static void start_connect(struct pgconn *c);
@@ -79,6 +94,7 @@ static void job_free(struct pg_job *j)
 	for (i = 0; i < j->n; i++)
 		PQclear(j->results[i]);
 	free(j->results);
+	free(j->slot);
 	free(j);
 }
 
@@ -110,8 +126,19 @@ static void fail_all(struct pgconn *c, const char *why)
 	c->tail = NULL;
 }
 
+static void forget_prepared(struct pgconn *c, int k)
+{
+	free(c->prep[k].sql);
+	c->prep[k].sql = NULL;
+}
+
 static void drop_conn(struct pgconn *c)
 {
+	int k;
+
+	/* named statements die with the session */
+	for (k = 0; k < MAX_PREPARED; k++)
+		forget_prepared(c, k);
 	if (c->rd) {
 		event_free(c->rd);
 		c->rd = NULL;
@@ -225,6 +252,17 @@ static void read_results(struct pgconn *c)
 		if (!r)
 			continue;	/* end of one statement's results */
 		st = PQresultStatus(r);
+		if (j->parsed < j->nparsing) {
+			/* a Parse sent ahead: on failure the statement is not there, the next job parses again */
+			int k = j->parsing[j->parsed++];
+
+			if (st != PGRES_COMMAND_OK) {
+				record_error(j, r, c->conn);
+				forget_prepared(c, k);
+			}
+			PQclear(r);
+			continue;
+		}
 		if (st == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
 			c->head = j->next;
@@ -348,18 +386,84 @@ struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const c
 	c->state_cb = cb;
 	c->state_arg = arg;
 	c->sock = -1;
+	c->prepare = true;
 	c->retry = evtimer_new(base, retry_cb, c);
 	start_connect(c);
 	return c;
 }
 
+static uint64_t sql_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void prepared_name(int k, char *out, size_t len)
+{
+	snprintf(out, len, "mw_%d", k);
+}
+
+/*
+ * The slot of a statement to run prepared: found, or taken and its Parse
+ * sent now (ahead of every statement of the job, so nothing earlier in the
+ * job can abort it); -1 to run it unnamed. Returns -2 if sending failed.
+ */
+static int prepared_slot(struct pgconn *c, struct pg_job *j, const struct pg_stmt *s)
+{
+	char name[16];
+	uint64_t h;
+	int k, free_k = -1;
+
+	if (!s->prepare || !c->prepare)
+		return -1;
+	h = sql_hash(s->sql);
+	for (k = 0; k < MAX_PREPARED; k++) {
+		if (!c->prep[k].sql) {
+			if (free_k < 0)
+				free_k = k;
+		} else if (c->prep[k].hash == h && strcmp(c->prep[k].sql, s->sql) == 0) {
+			return k;
+		}
+	}
+	if (free_k < 0)
+		return -1;
+	prepared_name(free_k, name, sizeof(name));
+	if (!PQsendPrepare(c->conn, name, s->sql, s->nparams, NULL))
+		return -2;
+	c->prep[free_k].hash = h;
+	c->prep[free_k].sql = mw_strdup(s->sql);
+	j->parsing[j->nparsing++] = free_k;
+	return free_k;
+}
+
 static int send_job(struct pgconn *c, struct pg_job *j, const struct pg_stmt *stmts, int n)
 {
+	char name[16];
 	int i;
 
+	j->slot = mw_calloc((size_t)(2 * n + 1), sizeof(int));
+	j->parsing = j->slot + n;
+	for (i = 0; i < n; i++) {
+		j->slot[i] = prepared_slot(c, j, &stmts[i]);
+		if (j->slot[i] == -2)
+			return -1;
+	}
 	for (i = 0; i < n; i++) {
 		const struct pg_stmt *s = &stmts[i];
-		if (!PQsendQueryParams(c->conn, s->sql, s->nparams, NULL, s->values, s->lengths, s->formats, 0))
+		int ok;
+
+		if (j->slot[i] >= 0) {
+			prepared_name(j->slot[i], name, sizeof(name));
+			ok = PQsendQueryPrepared(c->conn, name, s->nparams, s->values, s->lengths, s->formats, 0);
+		} else {
+			ok = PQsendQueryParams(c->conn, s->sql, s->nparams, NULL, s->values, s->lengths, s->formats, 0);
+		}
+		if (!ok)
 			return -1;
 	}
 	if (!PQpipelineSync(c->conn))
@@ -411,6 +515,11 @@ int pgconn_submit(struct pgconn *c, const struct pg_stmt *stmts, int n, pgconn_c
 		return -1;
 	}
 	return 0;
+}
+
+void pgconn_set_prepare(struct pgconn *c, bool on)
+{
+	c->prepare = on;
 }
 
 bool pgconn_ready(const struct pgconn *c)

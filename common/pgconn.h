@@ -18,13 +18,25 @@
 struct event_base;
 struct pgconn;
 
-/* One statement. Parameter buffers are copied by pgconn_submit. */
+/*
+ * One statement. Parameter buffers are copied by pgconn_submit.
+ *
+ * prepare: a hot statement, run as a named prepared statement (parsed and,
+ * after PostgreSQL's first few custom plans, planned once per connection
+ * instead of every time). The first job that uses a statement on a
+ * connection sends its Parse ahead of the job's own statements, in the same
+ * round trip; a new connection starts over. Off for the whole connection
+ * with pgconn_set_prepare(c, false) (poolers in transaction mode that keep
+ * no prepared statements). A statement that needs a plan made for its
+ * parameter values (a partial index chosen by the value) leaves it false.
+ */
 struct pg_stmt {
 	const char *sql;
 	int nparams;
 	const char *const *values;	/* NULL entries are SQL NULL */
 	const int *lengths;		/* for binary parameters */
 	const int *formats;		/* NULL: all text; 1 = binary */
+	bool prepare;
 };
 
 /*
@@ -44,6 +56,9 @@ struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const c
 /* Queues a job of n statements. Returns 0, or -1 while disconnected (cb never fires). */
 int pgconn_submit(struct pgconn *c, const struct pg_stmt *stmts, int n, pgconn_cb cb, void *arg)
 	__attribute__((warn_unused_result));
+
+/* Named prepared statements for pg_stmt.prepare (default on). */
+void pgconn_set_prepare(struct pgconn *c, bool on);
 
 bool pgconn_ready(const struct pgconn *c);
 int pgconn_inflight(const struct pgconn *c);
