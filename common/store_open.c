@@ -65,6 +65,7 @@ static struct store *open_pg(struct event_base *base, const struct cfg *cfg, boo
 	char *conninfo = cfg_pg_conninfo(cfg, for_search);
 	struct store *s = store_pg_new(base, conninfo, cfg->embedding_dims, STORE_PG_CONNS);
 
+	store_pg_set_prepare(s, cfg->pg_prepare);
 	free(conninfo);
 	return s;
 }

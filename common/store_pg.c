@@ -20,7 +20,13 @@ struct store_pg {
 	struct store base;
 	struct pgconn **conns;
 	int nconns;
+	struct store_pg_hnsw_users *hnsw_users;	/* store_pg_read.c's */
 };
+
+struct store_pg_hnsw_users **store_pg_hnsw_users_slot(struct store *s)
+{
+	return &((struct store_pg *)s)->hnsw_users;
+}
 
 struct pgconn *store_pg_conn_for(struct store *s, long long user)
 {
@@ -124,6 +130,7 @@ static int pg_filter_keys(struct store *s, int64_t user, const char *const *keys
 		       "JOIN mem0_ingest_log l ON l.user_id = $1 AND l.message_key = k.key",
 		.nparams = 2,
 		.values = vals,
+		.prepare = true,
 	};
 	struct pg_op *op = store_pg_op_new(s, (void (*)(void))cb, arg);
 	int rc;
@@ -221,7 +228,8 @@ static int pg_candidates(struct store *s, int64_t user, const float *const *vecs
 					i ? " UNION ALL " : "", i + 3, i + 3);
 	}
 	snprintf(sql + len, sizeof(sql) - len, ") c ORDER BY c.id, c.score DESC) d ORDER BY score DESC LIMIT $2");
-	st = (struct pg_stmt){ .sql = sql, .nparams = 2 + nvec, .values = vals, .lengths = lens, .formats = fmts };
+	st = (struct pg_stmt){ .sql = sql, .nparams = 2 + nvec, .values = vals, .lengths = lens, .formats = fmts,
+			      .prepare = true };
 	op = store_pg_op_new(s, (void (*)(void))cb, arg);
 	rc = pgconn_submit(store_pg_conn_for(s, user), &st, 1, store_pg_mems_done, op);
 	free(bufs);
@@ -319,12 +327,12 @@ static int pg_apply(struct store *s, const struct store_batch *b, store_apply_cb
 	st[0].sql = "BEGIN";
 	pp[1].vals[0] = cls;
 	pp[1].vals[1] = uid;
-	st[1] = (struct pg_stmt){ .sql = sql_lock, .nparams = 2, .values = pp[1].vals };
+	st[1] = (struct pg_stmt){ .sql = sql_lock, .nparams = 2, .values = pp[1].vals, .prepare = true };
 	pp[2].vals[0] = uid;
 	pp[2].vals[1] = keys;
 	pp[2].vals[2] = sids;
 	pp[2].vals[3] = nkeys;
-	st[2] = (struct pg_stmt){ .sql = sql_keys, .nparams = 4, .values = pp[2].vals };
+	st[2] = (struct pg_stmt){ .sql = sql_keys, .nparams = 4, .values = pp[2].vals, .prepare = true };
 	for (i = 0; i < b->nchanges; i++) {
 		const struct store_change *c = &b->changes[i];
 		struct stmt_params *p = &pp[3 + i];
@@ -345,7 +353,7 @@ static int pg_apply(struct store *s, const struct store_batch *b, store_apply_cb
 			p->vals[5] = c->metadata;
 			p->vals[6] = hmeta;
 			st[3 + i] = (struct pg_stmt){ .sql = sql_add, .nparams = 7, .values = p->vals,
-						      .lengths = p->lens, .formats = p->fmts };
+						      .lengths = p->lens, .formats = p->fmts, .prepare = true };
 			break;
 		case STORE_UPDATE:
 			if (vec_encode_pg(c->embedding, s->dims, v, vlen) < 0)
@@ -358,12 +366,13 @@ static int pg_apply(struct store *s, const struct store_batch *b, store_apply_cb
 			p->fmts[4] = 1;
 			p->vals[5] = hmeta;
 			st[3 + i] = (struct pg_stmt){ .sql = sql_update, .nparams = 6, .values = p->vals,
-						      .lengths = p->lens, .formats = p->fmts };
+						      .lengths = p->lens, .formats = p->fmts, .prepare = true };
 			break;
 		case STORE_DELETE:
 			p->vals[1] = c->memory_id;
 			p->vals[2] = hmeta;
-			st[3 + i] = (struct pg_stmt){ .sql = sql_delete, .nparams = 3, .values = p->vals };
+			st[3 + i] = (struct pg_stmt){ .sql = sql_delete, .nparams = 3, .values = p->vals,
+						      .prepare = true };
 			break;
 		}
 	}
@@ -382,6 +391,15 @@ out:
 
 /* ---- lifetime ---- */
 
+void store_pg_set_prepare(struct store *s, bool on)
+{
+	struct store_pg *p = (struct store_pg *)s;
+	int i;
+
+	for (i = 0; i < p->nconns; i++)
+		pgconn_set_prepare(p->conns[i], on);
+}
+
 static bool pg_ready(const struct store *s)
 {
 	const struct store_pg *p = (const struct store_pg *)s;
@@ -398,8 +416,10 @@ static void pg_free(struct store *s)
 	struct store_pg *p = (struct store_pg *)s;
 	int i;
 
+	store_pg_read_close(s);
 	for (i = 0; i < p->nconns; i++)
 		pgconn_free(p->conns[i]);
+	store_pg_read_free(s);
 	free(p->conns);
 	free(p);
 }

@@ -14,6 +14,9 @@ struct store;
 
 struct store *store_pg_new(struct event_base *base, const char *conninfo, int dims, int nconns);
 
+/* Named prepared statements for the hot queries (default on; see pgconn.h). */
+void store_pg_set_prepare(struct store *s, bool on);
+
 /* ---- internal to store_pg*.c: shared by the ingest and read-path halves ---- */
 #include "store.h"
 
@@ -57,6 +60,14 @@ int store_pg_delete_all(struct store *s, int64_t user, bool purge, const char *h
 int store_pg_stats(struct store *s, int64_t user, store_stats_cb cb, void *arg);
 
 struct pgconn *store_pg_conn_for(struct store *s, long long user);
+
+/* The read path's list of HNSW users (store_pg_read.c makes it), kept by the store. */
+struct store_pg_hnsw_users;
+struct store_pg_hnsw_users **store_pg_hnsw_users_slot(struct store *s);
+/* Before the connections close: searches waiting for the list fail ("shutting down"). */
+void store_pg_read_close(struct store *s);
+/* After they closed. */
+void store_pg_read_free(struct store *s);
 /* Maps a failed job's SQLSTATE to a store status. */
 int store_pg_status(const char *sqlstate);
 /* A PostgreSQL text[] literal for keys ("{\"a\",\"b\"}"): caller frees. */

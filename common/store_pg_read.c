@@ -6,10 +6,13 @@
  *
  * search is exact per user: the user's rows come through a B-tree on
  * (user_id, ...), their cosine distances are computed and sorted, so recall
- * is 1.0. An HNSW index (MEM0_HNSW=true) is used only for users with at
- * least STORE_PG_HNSW_MIN_ROWS memories (a first round trip reads the
- * user's count), and then with pgvector 0.8's strict-order iterative scan,
- * so the filter on user_id cannot starve it.
+ * is 1.0. An HNSW index is used only for the users listed by
+ * sql_hnsw_users: those with an index of their own (a partial index made by
+ * memctl hnsw), and, when the table has a global one (MEM0_HNSW=true),
+ * those with at least STORE_PG_HNSW_MIN_ROWS memories; then with pgvector
+ * 0.8's strict-order iterative scan, so a filter on user_id cannot starve
+ * it. The list is read once and refreshed in the background, so a search is
+ * one round trip.
  */
 #include "store_pg.h"
 #include "store_pg_read.h"
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* hnsw.ef_search: at least this, and at least twice the limit (pgvector's maximum is 1000). */
 #define STORE_PG_EF_SEARCH_MIN 100
@@ -134,14 +138,26 @@ static void build_hnsw(char *sql, size_t len, const struct store_search *q, int 
 }
 
 /*
- * Which plan, from the user's count (mem0_metadata, kept by triggers): one
- * primary-key row, and the catalogue only for a heavy user.
+ * The users whose searches take the HNSW plan: those with a valid index of
+ * their own (STORE_PG_USER_INDEX_PREFIX<id>, partial on user_id), and, if a
+ * valid global HNSW index exists, those with at least $1 memories (the
+ * trigger-kept count in mem0_metadata); MIN is that count's parameter.
  */
-static const char sql_plan_choice[] =
-	"SELECT CASE WHEN COALESCE(max(total_memories), 0) >= $2::int THEN EXISTS (SELECT 1 FROM pg_index i "
-	"JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
-	"WHERE i.indrelid = 'mem0_memories'::regclass AND a.amname = 'hnsw') ELSE false END "
-	"FROM mem0_metadata WHERE collection_name = 'chatsg_memories' AND user_id = $1";
+#define SQL_HNSW_USERS(MIN)                                                                                         \
+	"SELECT user_id FROM mem0_metadata WHERE collection_name = 'chatsg_memories' AND total_memories >= " MIN   \
+	"::int "                                                                                                    \
+	"AND EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "                             \
+	"JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = 'mem0_memories'::regclass AND a.amname = 'hnsw' "       \
+	"AND i.indpred IS NULL AND i.indisvalid) "                                                                  \
+	"UNION SELECT substr(c.relname, length('" STORE_PG_USER_INDEX_PREFIX "') + 1)::bigint "                    \
+	"FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "                                                  \
+	"WHERE i.indrelid = 'mem0_memories'::regclass AND i.indisvalid "                                           \
+	"AND c.relname ~ '^" STORE_PG_USER_INDEX_PREFIX "[0-9]+$'"
+
+static const char sql_hnsw_users[] = SQL_HNSW_USERS("$1") " ORDER BY 1";
+
+/* The same for one user ($1), as one boolean: what tools EXPLAINing a search ask. */
+static const char sql_plan_choice[] = "SELECT $1::bigint IN (" SQL_HNSW_USERS("$2") ")";
 
 /*
  * Transaction-local settings of the HNSW plan: the iterative scan, a wider
@@ -165,8 +181,9 @@ void store_pg_search_sql(const struct store_search *q, struct store_pg_search_sq
 	build_hnsw(out->hnsw, sizeof(out->hnsw), q, &n);
 }
 
-/* A search between its two jobs (plan choice, then the search). */
+/* A search until its job is sent (it may wait for the list of HNSW users). */
 struct search_op {
+	struct search_op *next;		/* waiting for the list */
 	struct store *s;
 	store_mems_cb cb;
 	void *arg;
@@ -174,6 +191,7 @@ struct search_op {
 	unsigned char *vbuf;
 	int vlen;
 	char uid[24], lim[16], thr[32], ef[16];
+	char *session_id, *filters;
 	const char *vals[6];
 	int lens[6], fmts[6];
 	int nparams;
@@ -183,6 +201,8 @@ struct search_op {
 static void search_op_free(struct search_op *so)
 {
 	free(so->vbuf);
+	free(so->session_id);
+	free(so->filters);
 	free(so);
 }
 
@@ -199,7 +219,7 @@ static int search_run(struct search_op *so, bool hnsw)
 
 	if (!hnsw) {
 		st[0] = (struct pg_stmt){ .sql = so->sql.exact, .nparams = so->nparams, .values = so->vals,
-					  .lengths = so->lens, .formats = so->fmts };
+					  .lengths = so->lens, .formats = so->fmts, .prepare = true };
 		return submit(so->s, so->user, st, 1, store_pg_mems_done, (void (*)(void))so->cb, so->arg);
 	}
 	st[0] = (struct pg_stmt){ .sql = "BEGIN" };
@@ -210,24 +230,138 @@ static int search_run(struct search_op *so, bool hnsw)
 	return submit(so->s, so->user, st, 4, hnsw_done, (void (*)(void))so->cb, so->arg);
 }
 
-static void choice_done(void *arg, bool ok, PGresult *const *res, int n, const char *errstr, const char *sqlstate)
+/* ---- the list of HNSW users ---- */
+
+struct store_pg_hnsw_users {
+	int64_t *ids;			/* sorted */
+	int n;
+	long long loaded_ms;		/* 0: never loaded */
+	bool loading, closing;
+	struct search_op *waiting, **waiting_tail;	/* plain searches that came before the first load */
+};
+
+static long long now_ms(void)
 {
-	struct search_op *so = arg;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct store_pg_hnsw_users *hnsw_users(struct store *s)
+{
+	struct store_pg_hnsw_users **slot = store_pg_hnsw_users_slot(s);
+
+	if (!*slot) {
+		*slot = mw_calloc(1, sizeof(**slot));
+		(*slot)->waiting_tail = &(*slot)->waiting;
+	}
+	return *slot;
+}
+
+static bool hnsw_listed(const struct store_pg_hnsw_users *h, int64_t user)
+{
+	int lo = 0, hi = h->n - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (h->ids[mid] == user)
+			return true;
+		if (h->ids[mid] < user)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return false;
+}
+
+/* Runs (or, when closing, fails) the searches that waited for the first load. */
+static void run_waiting(struct store_pg_hnsw_users *h)
+{
+	struct search_op *so = h->waiting;
+
+	h->waiting = NULL;
+	h->waiting_tail = &h->waiting;
+	while (so) {
+		struct search_op *next = so->next;
+
+		if (h->closing)
+			so->cb(so->arg, STORE_TRANSIENT, NULL, 0, "shutting down");
+		else if (search_run(so, hnsw_listed(h, so->user)) < 0)
+			so->cb(so->arg, STORE_TRANSIENT, NULL, 0, "PostgreSQL connection lost");
+		search_op_free(so);
+		so = next;
+	}
+}
+
+static void hnsw_users_loaded(void *arg, bool ok, PGresult *const *res, int n, const char *errstr,
+			      const char *sqlstate)
+{
+	struct store_pg_hnsw_users *h = arg;
+	int i;
 
 	(void)n;
-	if (!ok)
-		so->cb(so->arg, store_pg_status(sqlstate), NULL, 0, errstr);
-	else if (search_run(so, PQntuples(res[0]) == 1 && strcmp(PQgetvalue(res[0], 0, 0), "t") == 0) < 0)
-		so->cb(so->arg, STORE_TRANSIENT, NULL, 0, "PostgreSQL connection lost");
-	search_op_free(so);
+	(void)sqlstate;
+	h->loading = false;
+	if (h->closing)
+		return;
+	if (ok) {
+		free(h->ids);
+		h->n = PQntuples(res[0]);
+		h->ids = mw_calloc((size_t)(h->n ? h->n : 1), sizeof(*h->ids));
+		for (i = 0; i < h->n; i++)
+			h->ids[i] = strtoll(PQgetvalue(res[0], i, 0), NULL, 10);
+		h->loaded_ms = now_ms();
+	} else {
+		/* searches stay as the last list had them (exact when there was none); retry in a second */
+		log_warn("store_pg: reading the users that search through HNSW failed: %s", errstr);
+		h->loaded_ms = now_ms() - STORE_PG_HNSW_USERS_TTL_MS + 1000;
+	}
+	run_waiting(h);
 }
+
+/* Sends the list's query on the first connection; -1 while it is down. */
+static int hnsw_users_load(struct store *s, struct store_pg_hnsw_users *h)
+{
+	char minrows[16];
+	const char *vals[1] = { minrows };
+	struct pg_stmt st = { .sql = sql_hnsw_users, .nparams = 1, .values = vals, .prepare = true };
+
+	snprintf(minrows, sizeof(minrows), "%d", STORE_PG_HNSW_MIN_ROWS);
+	if (pgconn_submit(store_pg_conn_for(s, 0), &st, 1, hnsw_users_loaded, h) < 0)
+		return -1;
+	h->loading = true;
+	return 0;
+}
+
+void store_pg_read_close(struct store *s)
+{
+	struct store_pg_hnsw_users *h = *store_pg_hnsw_users_slot(s);
+
+	if (!h)
+		return;
+	h->closing = true;
+	run_waiting(h);
+}
+
+void store_pg_read_free(struct store *s)
+{
+	struct store_pg_hnsw_users **slot = store_pg_hnsw_users_slot(s);
+
+	if (!*slot)
+		return;
+	free((*slot)->ids);
+	free(*slot);
+	*slot = NULL;
+}
+
+/* ---- search ---- */
 
 int store_pg_search(struct store *s, const struct store_search *q, store_mems_cb cb, void *arg)
 {
+	struct store_pg_hnsw_users *h;
 	struct search_op *so;
-	char minrows[16];
-	const char *cvals[2] = { NULL, minrows };
-	struct pg_stmt st;
 	int p = 3, rc;
 
 	if (q->limit < 1)
@@ -251,11 +385,11 @@ int store_pg_search(struct store *s, const struct store_search *q, store_mems_cb
 	so->vals[2] = so->lim;
 	so->lens[1] = so->vlen;
 	so->fmts[1] = 1;
-	/* pgconn copies parameters, but session and filters are only ever sent from inside this call */
+	/* session and filters are copied: a search may wait for the list of HNSW users */
 	if (q->session_id)
-		so->vals[p++] = q->session_id;
+		so->vals[p++] = so->session_id = mw_strdup(q->session_id);
 	if (q->filters)
-		so->vals[p++] = q->filters;
+		so->vals[p++] = so->filters = mw_strdup(q->filters);
 	if (q->threshold > 0)
 		so->vals[p++] = so->thr;
 	store_pg_search_sql(q, &so->sql);
@@ -266,13 +400,21 @@ int store_pg_search(struct store *s, const struct store_search *q, store_mems_cb
 		search_op_free(so);
 		return rc;
 	}
-	/* two round trips: the plan depends on the user's size (an HNSW scan only pays for very large users) */
-	snprintf(minrows, sizeof(minrows), "%d", STORE_PG_HNSW_MIN_ROWS);
-	cvals[0] = so->uid;
-	st = (struct pg_stmt){ .sql = so->sql.choice, .nparams = 2, .values = cvals };
-	rc = pgconn_submit(read_conn(s, q->user), &st, 1, choice_done, so);
-	if (rc < 0)
-		search_op_free(so);
+	h = hnsw_users(s);
+	if (h->loaded_ms == 0) {
+		/* the first searches wait for the list: one round trip more, once */
+		if (!h->loading && hnsw_users_load(s, h) < 0) {
+			search_op_free(so);
+			return -1;
+		}
+		*h->waiting_tail = so;
+		h->waiting_tail = &so->next;
+		return 0;
+	}
+	if (!h->loading && now_ms() - h->loaded_ms >= STORE_PG_HNSW_USERS_TTL_MS)
+		(void)hnsw_users_load(s, h);	/* in the background; down now, tried again next search */
+	rc = search_run(so, hnsw_listed(h, q->user));
+	search_op_free(so);
 	return rc;
 }
 
@@ -286,6 +428,7 @@ int store_pg_get(struct store *s, int64_t user, const char *memory_id, store_mem
 		.sql = "SELECT " STORE_PG_MEM_COLS " FROM mem0_memories WHERE user_id = $1 AND id = $2::uuid",
 		.nparams = 2,
 		.values = vals,
+		.prepare = true,
 	};
 
 	snprintf(uid, sizeof(uid), "%lld", (long long)user);
@@ -305,6 +448,7 @@ int store_pg_get_all(struct store *s, int64_t user, const char *session_id, int 
 				    "ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
 		.nparams = session_id ? 4 : 3,
 		.values = vals,
+		.prepare = true,
 	};
 
 	if (limit < 1 || offset < 0)
@@ -364,6 +508,7 @@ int store_pg_history(struct store *s, int64_t user, const char *memory_id, store
 		       "ORDER BY id",
 		.nparams = 2,
 		.values = vals,
+		.prepare = true,
 	};
 
 	snprintf(uid, sizeof(uid), "%lld", (long long)user);
@@ -507,6 +652,7 @@ int store_pg_stats(struct store *s, int64_t user, store_stats_cb cb, void *arg)
 		       "ON m.collection_name = 'chatsg_memories' AND m.user_id = $1",
 		.nparams = 1,
 		.values = vals,
+		.prepare = true,
 	};
 
 	snprintf(uid, sizeof(uid), "%lld", (long long)user);

@@ -11,14 +11,24 @@
 
 #include <stdbool.h>
 
-/* Users with at least this many memories search through the HNSW index, when there is one. */
+/*
+ * With a global HNSW index (MEM0_HNSW=true), users with at least this many
+ * memories search through it; memctl hnsw gives users this large an index
+ * of their own.
+ */
 #define STORE_PG_HNSW_MIN_ROWS 20000
+
+/* A user's own HNSW index: this prefix and the user id, partial on user_id (memctl hnsw). */
+#define STORE_PG_USER_INDEX_PREFIX "mem0_memories_hnsw_u"
+
+/* How long the store trusts its list of HNSW users before reading it again (in the background). */
+#define STORE_PG_HNSW_USERS_TTL_MS 10000
 
 /*
  * A search as statements. Narrowed by a session or filters (choice is
- * empty), it is one job: exact. Otherwise a first job runs choice, whose one
- * boolean says whether the user is heavy and an HNSW index exists; then
- * either exact alone, or BEGIN; hnsw_setup; hnsw; COMMIT.
+ * empty), it is one job: exact. Otherwise the store looks the user up in its
+ * list of HNSW users (choice asks the same of one user, as one boolean);
+ * then either exact alone, or BEGIN; hnsw_setup; hnsw; COMMIT.
  *   choice:      $1 user, $2 STORE_PG_HNSW_MIN_ROWS
  *   hnsw_setup:  $1 ef_search (text)
  *   exact, hnsw: $1 user, $2 vector (binary), $3 limit, then session_id,

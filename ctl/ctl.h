@@ -31,6 +31,8 @@ int ctl_history(const struct cfg *cfg, int argc, char **argv);
 int ctl_stats(const struct cfg *cfg, int argc, char **argv);
 int ctl_local_model(const struct cfg *cfg, int argc, char **argv);
 int ctl_push(const struct cfg *cfg, int argc, char **argv);
+/* Per-user HNSW indexes for very large users (cmd_hnsw.c). */
+int ctl_hnsw(const struct cfg *cfg, int argc, char **argv);
 
 /* A blocking connection to the configured PostgreSQL, or NULL with a line on stderr. */
 PGconn *ctl_pg_connect(const struct cfg *cfg);

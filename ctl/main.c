@@ -19,6 +19,7 @@ static const struct ctl_cmd commands[] = {
 	{ "replay", ctl_replay, "re-feed a range of a stream (--reprocess: derive memories again)" },
 	{ "backfill", ctl_backfill, "feed old chat history (--from-db or --file JSONL), resumable" },
 	{ "dlq", ctl_dlq, "dead letters: list, show, retry, drop" },
+	{ "hnsw", ctl_hnsw, "HNSW indexes of their own for very large users: build/drop to match the counts, --list" },
 	{ "trim", ctl_trim, "trim the ingest stream, keeping what a consumer group still needs" },
 	{ "search", ctl_search, "search a user's memories through memsearch: --user N QUERY" },
 	{ "get-all", ctl_get_all, "list a user's memories, newest first: --user N [--session S]" },

@@ -397,16 +397,16 @@ Test(search_store, get_all_pages_newest_first, .init = tenv_require_servers)
 }
 
 /*
- * Whether the plan the store would use for this search (store_pg_search_sql:
- * the same statements and settings) scans the HNSW index.
+ * The HNSW index the plan the store would use for this search scans
+ * (store_pg_search_sql: the same statements and settings), "" for none.
  */
-static bool plan_uses_hnsw(PGconn *conn, int user, const float *v)
+static void plan_hnsw_index(PGconn *conn, int user, const float *v, char *index, size_t index_len)
 {
 	struct store_search q = { .user = user, .vec = v, .limit = 10 };
 	struct store_pg_search_sql sql;
 	char uid[16], minrows[16], ef[16], vt[256], explain[8192];
 	const char *cv[2] = { uid, minrows }, *ev[1] = { ef }, *sv[3] = { uid, vt, "10" };
-	bool heavy, uses = false;
+	bool heavy;
 	PGresult *r;
 	size_t len = 0;
 	int i;
@@ -429,12 +429,23 @@ static bool plan_uses_hnsw(PGconn *conn, int user, const float *v)
 	snprintf(explain, sizeof(explain), "EXPLAIN %s", heavy ? sql.hnsw : sql.exact);
 	r = PQexecParams(conn, explain, sql.nparams, NULL, sv, NULL, NULL, 0);
 	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
-	for (i = 0; i < PQntuples(r); i++)
-		if (strstr(PQgetvalue(r, i, 0), "mem0_memories_embedding_hnsw"))
-			uses = true;
+	index[0] = '\0';
+	for (i = 0; i < PQntuples(r); i++) {
+		const char *line = PQgetvalue(r, i, 0), *at = strstr(line, "Index Scan using ");
+
+		if (at && strstr(at, "hnsw"))
+			snprintf(index, index_len, "%.*s", (int)strcspn(at + 17, " "), at + 17);
+	}
 	PQclear(r);
 	PQclear(tenv_pg_exec(conn, "COMMIT"));
-	return uses;
+}
+
+static bool plan_uses_hnsw(PGconn *conn, int user, const float *v)
+{
+	char index[128];
+
+	plan_hnsw_index(conn, user, v, index, sizeof(index));
+	return index[0] != '\0';
 }
 
 /*
@@ -527,5 +538,111 @@ Test(search_store, heavy_user_through_hnsw, .init = tenv_require_servers, .timeo
 	/* with a session filter the search is exact again */
 	search(&f, &g, 7, v, 10, 0, "s", NULL);
 	cr_expect_eq(g.n, 10);
+	fx_close(&f);
+}
+
+/* Runs memctl with the fixture's database; returns its exit status, output in *out. */
+static int memctl(struct fx *f, char **out, const char *a1, const char *a2, const char *a3)
+{
+	char bin[512], port[32], dbenv[96], *err = NULL;
+	char *argv[] = { (char *)tenv_bin("memctl", bin, sizeof(bin)), (char *)"hnsw", (char *)a1, (char *)a2,
+			 (char *)a3, NULL };
+	char *env[] = { port, dbenv, (char *)"POSTGRES_HOST=127.0.0.1", (char *)"POSTGRES_USER=postgres",
+			(char *)"MEM0_EMBEDDING_DIMS=8", (char *)"MEM0_MODELS=openai", NULL };
+	int rc;
+
+	snprintf(port, sizeof(port), "POSTGRES_PORT=%d", tenv_pg_port());
+	snprintf(dbenv, sizeof(dbenv), "POSTGRES_DB=%s", f->db);
+	rc = tenv_run(argv, env, out, &err);
+	if (rc != 0)
+		cr_log_warn("memctl hnsw: %s", err ? err : "");
+	free(err);
+	return rc;
+}
+
+static long long indexes_named(PGconn *conn, long long user)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pg_indexes WHERE tablename = 'mem0_memories' AND indexname = '"
+		 STORE_PG_USER_INDEX_PREFIX "%lld'", user);
+	return tenv_pg_count(conn, sql);
+}
+
+/*
+ * memctl hnsw gives a large user an index of his own (and nobody else one);
+ * a fresh store sends that user's searches through it, with the same answer
+ * as brute force, others stay exact; when the user shrinks, the index goes.
+ */
+/* the heavy test's timeout: Criterion 2.4 leaks a watchdog entry when overlapping tests' timeouts differ */
+Test(search_store, user_index_built_used_and_dropped, .init = tenv_require_servers, .timeout = 300)
+{
+	struct fx f;
+	float v[DIMS];
+	struct got g;
+	char index[128], *out = NULL;
+	PGresult *r;
+	int i, hits = 0;
+
+	fx_open(&f, false);
+	PQclear(tenv_pg_exec(f.conn,
+			     "INSERT INTO mem0_memories (user_id, session_id, memory, hash, embedding) "
+			     "SELECT CASE WHEN i <= 600 THEN 7 ELSE 1000 + i % 50 END, 's', 'm' || i, md5('m' || i), "
+			     "(SELECT array_agg(random() - 0.5)::real[] FROM generate_series(1, 8) g WHERE g > 0 * i)::vector "
+			     "FROM generate_series(1, 1600) i"));
+	PQclear(tenv_pg_exec(f.conn, "ANALYZE mem0_memories"));
+	cr_assert_eq(memctl(&f, &out, "--min-rows", "500", "--dry-run"), 0);
+	cr_expect(strstr(out, "user 7 (600 memories): would build"), "dry run: %s", out);
+	cr_expect_null(strstr(out, "user 10"), "only user 7 is due: %s", out);
+	free(out);
+	cr_expect_eq(indexes_named(f.conn, 7), 0, "a dry run builds nothing");
+
+	cr_assert_eq(memctl(&f, &out, "--min-rows", "500", NULL), 0);
+	cr_expect(strstr(out, "user 7: index " STORE_PG_USER_INDEX_PREFIX "7 built"), "%s", out);
+	free(out);
+	cr_expect_eq(indexes_named(f.conn, 7), 1);
+	cr_expect_eq(tenv_pg_count(f.conn, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE '"
+					   STORE_PG_USER_INDEX_PREFIX "%'"), 1, "nobody else gets one");
+	cr_assert_eq(memctl(&f, &out, "--min-rows", "500", NULL), 0);
+	cr_expect(strstr(out, "nothing to do"), "a second run changes nothing: %s", out);
+	free(out);
+	cr_assert_eq(memctl(&f, &out, "--list", "--min-rows", "500"), 0);
+	cr_expect(strstr(out, "valid"), "%s", out);
+	free(out);
+
+	for (i = 0; i < DIMS; i++)
+		v[i] = (float)(i % 3) - 1.0f;
+	plan_hnsw_index(f.conn, 7, v, index, sizeof(index));
+	cr_expect_str_eq(index, STORE_PG_USER_INDEX_PREFIX "7", "the big user's plan");
+	cr_expect_not(plan_uses_hnsw(f.conn, 1001, v), "a typical user's search goes through an HNSW index");
+	/* the store reads its list of HNSW users on the first search: this one is fresh */
+	search(&f, &g, 7, v, 10, 0, NULL, NULL);
+	cr_assert_eq(g.n, 10);
+	r = tenv_pg_exec(f.conn, "SET enable_indexscan = off; SELECT id::text FROM mem0_memories WHERE user_id = 7 "
+				 "ORDER BY embedding <=> '[-1,0,1,-1,0,1,-1,0]', id LIMIT 10");
+	for (i = 0; i < 10; i++)
+		hits += has_id(&g, PQgetvalue(r, i, 0));
+	PQclear(r);
+	cr_expect_geq(hits, 9, "recall@10 through the user's own index: %d/10", hits);
+	PQclear(tenv_pg_exec(f.conn, "RESET enable_indexscan"));
+	search(&f, &g, 1001, v, 10, 0, NULL, NULL);
+	cr_expect_eq(g.n, 10);
+	for (i = 0; i < g.n; i++)
+		cr_expect_str_eq(g.sessions[i], "s");
+
+	/* under half of --min-rows: dropped */
+	PQclear(tenv_pg_exec(f.conn, "DELETE FROM mem0_memories WHERE user_id = 7 AND memory > 'm3'"));
+	cr_assert_eq(memctl(&f, &out, "--min-rows", "500", NULL), 0);
+	cr_expect(strstr(out, "user 7: index " STORE_PG_USER_INDEX_PREFIX "7 dropped"), "%s", out);
+	free(out);
+	cr_expect_eq(indexes_named(f.conn, 7), 0);
+	/* one user by hand, and back */
+	cr_assert_eq(memctl(&f, &out, "--user", "1001", NULL), 0);
+	free(out);
+	cr_expect_eq(indexes_named(f.conn, 1001), 1);
+	cr_assert_eq(memctl(&f, &out, "--user", "1001", "--drop"), 0);
+	free(out);
+	cr_expect_eq(indexes_named(f.conn, 1001), 0);
 	fx_close(&f);
 }
