@@ -5,19 +5,24 @@
  *         typical users with --per-user memories each, plus one heavy user
  *         (id users+1) with --heavy memories, rows interleaved in time order
  *         as a live system writes them. Texts are five words of a synthetic
- *         vocabulary; embeddings are computed here exactly as the mock LLM
- *         computes them (word hashing), so the queries memsearch embeds
- *         through the mock land among them.
+ *         vocabulary; embeddings are common/hashembed.h's, of the
+ *         --embedding kind the mock LLM is started with (bench/search.sh:
+ *         dense, so the vectors neither compress nor flatter HNSW as sparse
+ *         ones do), bit for bit what the mock returns, so the queries
+ *         memsearch embeds through the mock land among them. One vector per
+ *         vocabulary word is computed once; a row adds five of them.
  *   run:  for typical users and for the heavy user, at each concurrency:
  *         end-to-end latency through Redis (XADD + BLPOP, as the chat
  *         backend does), memsearch's own took_ms, QPS; the raw SQL floor
  *         (memsearch's exact statements under EXPLAIN ANALYZE, same
- *         concurrency); recall@10 against a brute-force scan.
+ *         concurrency); recall@10 against a brute-force scan (the queries
+ *         embedded here, of the same --embedding kind).
  *
  * A driver, not a daemon: blocking clients, one thread per concurrent client.
  */
 #include "bench.h"
 
+#include "hashembed.h"
 #include "mhash.h"
 #include "store.h"
 #include "store_pg_read.h"
@@ -46,6 +51,7 @@ struct opts {
 	int redis_port;
 	const char *stream;
 	int users, per_user, heavy, dims;
+	enum hashembed_kind embedding;
 	uint64_t seed;
 	int conc[8], nconc;
 	int requests, heavy_requests;
@@ -64,15 +70,41 @@ static uint64_t splitmix(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* Memory i of user u: five vocabulary words, the same on every run with the same seed. */
-static void memory_text(const struct opts *o, int user, int i, char *out, size_t len)
+/* Memory i of user u: five vocabulary words (indices), the same on every run with the same seed. */
+static void memory_words(const struct opts *o, int user, int i, unsigned words[MEMORY_WORDS])
 {
 	uint64_t s = o->seed ^ ((uint64_t)user * 0x100000001b3ULL) ^ ((uint64_t)i << 32);
-	size_t n = 0;
 	int w;
 
 	for (w = 0; w < MEMORY_WORDS; w++)
-		n += (size_t)snprintf(out + n, len - n, "%sw%u", w ? " " : "", (unsigned)(splitmix(&s) % VOCAB));
+		words[w] = (unsigned)(splitmix(&s) % VOCAB);
+}
+
+/* Word w of the vocabulary: "w123". */
+static void vocab_word(unsigned w, char *out, size_t len)
+{
+	snprintf(out, len, "w%u", w);
+}
+
+static void words_text(const unsigned words[MEMORY_WORDS], char *out, size_t len)
+{
+	size_t n = 0;
+	int w;
+
+	for (w = 0; w < MEMORY_WORDS; w++) {
+		char word[16];
+
+		vocab_word(words[w], word, sizeof(word));
+		n += (size_t)snprintf(out + n, len - n, "%s%s", w ? " " : "", word);
+	}
+}
+
+static void memory_text(const struct opts *o, int user, int i, char *out, size_t len)
+{
+	unsigned words[MEMORY_WORDS];
+
+	memory_words(o, user, i, words);
+	words_text(words, out, len);
 }
 
 /* A query about one of the user's memories: two of its words and one at random. */
@@ -89,51 +121,60 @@ static void query_text(const struct opts *o, int user, int count, uint64_t *rng,
 }
 
 /*
- * The mock LLM's embedding (tests/support/mockllm_main.c, embed_text): lower
- * case words minus stopwords, a trailing 's' dropped from words over three
- * letters, each word FNV-1a hashed into two components, L2-normalised. The
- * corpus has no stopwords and no such 's', so words are hashed as they are.
+ * The corpus's embeddings: each vocabulary word's vector (hashembed_sum of
+ * the word alone) once, as floats, which hashembed.h promises are exact; a
+ * memory's vector is the sum of its words' in double, normalised: the same
+ * floats as hashembed() of its text (checked now and then, see add_row), at a
+ * fraction of the cost for the dense kind (1536 random components a word).
  */
-static uint64_t fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-	size_t i;
+struct vocab_vecs {
+	enum hashembed_kind kind;
+	int dims;
+	float *v;	/* VOCAB x dims */
+	double *acc;	/* dims: the row being summed */
+};
 
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
+static void vocab_vecs_init(struct vocab_vecs *vv, const struct opts *o)
+{
+	char word[16];
+	unsigned w;
+	int d;
+
+	vv->kind = o->embedding;
+	vv->dims = o->dims;
+	vv->v = malloc(sizeof(float) * VOCAB * (size_t)o->dims);
+	vv->acc = malloc(sizeof(double) * (size_t)o->dims);
+	if (!vv->v || !vv->acc)
+		abort();
+	for (w = 0; w < VOCAB; w++) {
+		vocab_word(w, word, sizeof(word));
+		hashembed_sum(vv->kind, word, vv->dims, vv->acc);
+		for (d = 0; d < vv->dims; d++)
+			vv->v[(size_t)w * (size_t)vv->dims + (size_t)d] = (float)vv->acc[d];
 	}
-	return h;
 }
 
-static void embed_text(const char *text, int dims, float *out, double *work)
+static void vocab_vecs_embed(struct vocab_vecs *vv, const unsigned words[MEMORY_WORDS], float *out)
 {
-	const char *p = text;
-	double norm = 0;
-	int i;
+	int w, d;
 
-	for (i = 0; i < dims; i++)
-		work[i] = 0;
-	while (*p) {
-		size_t n = 0;
-		uint64_t h;
+	for (d = 0; d < vv->dims; d++)
+		vv->acc[d] = 0;
+	for (w = 0; w < MEMORY_WORDS; w++) {
+		const float *wv = vv->v + (size_t)words[w] * (size_t)vv->dims;
 
-		while (*p && !isalnum((unsigned char)*p))
-			p++;
-		while (p[n] && isalnum((unsigned char)p[n]))
-			n++;
-		if (n == 0)
-			break;
-		h = fnv1a(p, n > 3 && p[n - 1] == 's' ? n - 1 : n);
-		work[h % (uint64_t)dims] += 1.0;
-		work[(h >> 20) % (uint64_t)dims] += (h >> 63) ? -0.5 : 0.5;
-		p += n;
+		for (d = 0; d < vv->dims; d++)
+			vv->acc[d] += wv[d];
 	}
-	for (i = 0; i < dims; i++)
-		norm += work[i] * work[i];
-	norm = sqrt(norm);
-	for (i = 0; i < dims; i++)
-		out[i] = (float)(norm > 0 ? work[i] / norm : 0);
+	hashembed_unit(vv->acc, vv->dims);
+	for (d = 0; d < vv->dims; d++)
+		out[d] = (float)vv->acc[d];
+}
+
+static void vocab_vecs_free(struct vocab_vecs *vv)
+{
+	free(vv->v);
+	free(vv->acc);
 }
 
 /* ---- small helpers ---- */
@@ -244,16 +285,35 @@ static void flush_copy(PGconn *pg, struct copybuf *c)
 	c->len = 0;
 }
 
-static void add_row(struct copybuf *c, const struct opts *o, int user, int i, float *vec, double *work,
-		    unsigned char *vbin)
+/* The vocabulary's sums must be what the mock serves for the text: a bench of other vectors measures nothing. */
+static void check_embedding(const struct opts *o, const char *text, const float *vec)
+{
+	float *want = malloc(sizeof(float) * (size_t)o->dims);
+
+	if (!want)
+		abort();
+	hashembed(o->embedding, text, o->dims, want);
+	if (memcmp(want, vec, sizeof(float) * (size_t)o->dims) != 0) {
+		fprintf(stderr, "mwbench: the vocabulary's vector of \"%s\" is not hashembed's\n", text);
+		exit(1);
+	}
+	free(want);
+}
+
+static void add_row(struct copybuf *c, const struct opts *o, int user, int i, struct vocab_vecs *vv, float *vec,
+		    unsigned char *vbin, bool check)
 {
 	char text[128], hash[33], session[16], meta[40];
+	unsigned words[MEMORY_WORDS];
 	unsigned char jsonb[48];
 	size_t mlen;
 
-	memory_text(o, user, i, text, sizeof(text));
+	memory_words(o, user, i, words);
+	words_text(words, text, sizeof(text));
 	mhash_memory(text, hash);
-	embed_text(text, o->dims, vec, work);
+	vocab_vecs_embed(vv, words, vec);
+	if (check)
+		check_embedding(o, text, vec);
 	if (vec_encode_pg(vec, o->dims, vbin, vec_pg_size(o->dims)) < 0)
 		abort();
 	snprintf(session, sizeof(session), "s%d", i % 5);
@@ -275,13 +335,15 @@ static int load(const struct opts *o)
 	static const unsigned char header[19] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0 };
 	PGconn *pg = pg_connect(o->pg);
 	struct copybuf c = { 0 };
+	struct vocab_vecs vv;
 	float *vec = malloc(sizeof(float) * (size_t)o->dims);
-	double *work = malloc(sizeof(double) * (size_t)o->dims), t0 = now_ms();
+	double t0 = now_ms();
 	unsigned char *vbin = malloc(vec_pg_size(o->dims));
 	long long rows = 0, total = (long long)o->users * o->per_user + o->heavy;
 	int heavy_user = o->users + 1, step, u, k, heavy_per_step;
 	PGresult *r;
 
+	vocab_vecs_init(&vv, o);
 	/* triggers off for the load (counts are made once at the end), as pg_restore does */
 	pg_ok(pg, "SET session_replication_role = replica");
 	pg_ok(pg, "SET synchronous_commit = off");
@@ -299,7 +361,7 @@ static int load(const struct opts *o)
 	heavy_per_step = o->per_user > 0 ? (o->heavy + o->per_user - 1) / o->per_user : o->heavy;
 	for (step = 0; step < (o->per_user > 0 ? o->per_user : 1); step++) {
 		for (u = 1; u <= o->users && step < o->per_user; u++) {
-			add_row(&c, o, u, step, vec, work, vbin);
+			add_row(&c, o, u, step, &vv, vec, vbin, rows % 10007 == 0);
 			rows++;
 			if (c.len > (1 << 20))
 				flush_copy(pg, &c);
@@ -309,7 +371,7 @@ static int load(const struct opts *o)
 
 			if (i >= o->heavy)
 				break;
-			add_row(&c, o, heavy_user, i, vec, work, vbin);
+			add_row(&c, o, heavy_user, i, &vv, vec, vbin, rows % 10007 == 0);
 			rows++;
 		}
 		if (c.len > (1 << 20))
@@ -339,12 +401,13 @@ static int load(const struct opts *o)
 		  "last_memory_at = EXCLUDED.last_memory_at");
 	pg_ok(pg, "ANALYZE mem0_memories");
 	pg_ok(pg, "ANALYZE mem0_metadata");
-	printf("loaded %lld memories: %d users x %d + heavy user %d with %d, %d-d, in %.1f s\n", rows, o->users,
-	       o->per_user, heavy_user, o->heavy, o->dims, (now_ms() - t0) / 1000.0);
+	printf("loaded %lld memories: %d users x %d + heavy user %d with %d, %d-d %s, in %.1f s\n", rows, o->users,
+	       o->per_user, heavy_user, o->heavy, o->dims, hashembed_kind_name(o->embedding),
+	       (now_ms() - t0) / 1000.0);
 	PQfinish(pg);
+	vocab_vecs_free(&vv);
 	free(c.b);
 	free(vec);
-	free(work);
 	free(vbin);
 	return 0;
 }
@@ -509,7 +572,6 @@ static void *floor_worker(void *arg)
 	struct worker *w = arg;
 	PGconn *pg = pg_connect(w->o->pg);
 	float *vec = malloc(sizeof(float) * (size_t)w->o->dims);
-	double *work = malloc(sizeof(double) * (size_t)w->o->dims);
 	char query[128];
 	int i;
 
@@ -518,7 +580,7 @@ static void *floor_worker(void *arg)
 		double t0, ms;
 
 		query_text(w->o, u, w->pop->count, &w->rng, query, sizeof(query));
-		embed_text(query, w->o->dims, vec, work);
+		hashembed(w->o->embedding, query, w->o->dims, vec);
 		t0 = now_ms();
 		ms = explain_search(pg, w->o, u, vec, NULL, NULL);
 		if (isnan(ms)) {
@@ -530,7 +592,6 @@ static void *floor_worker(void *arg)
 	}
 	PQfinish(pg);
 	free(vec);
-	free(work);
 	return NULL;
 }
 
@@ -590,7 +651,7 @@ static void recall(const struct opts *o, const struct population *p, int nq)
 	redisContext *rc = redisConnectWithTimeout("127.0.0.1", o->redis_port, tv);
 	PGconn *pg = pg_connect(o->pg);
 	float *vec = malloc(sizeof(float) * (size_t)o->dims);
-	double *work = malloc(sizeof(double) * (size_t)o->dims), sum = 0, worst = 1;
+	double sum = 0, worst = 1;
 	unsigned char *vbin = malloc(vec_pg_size(o->dims));
 	uint64_t rng = o->seed * 31337 + 5;
 	char key[64], query[128], user[16];
@@ -621,7 +682,7 @@ static void recall(const struct opts *o, const struct population *p, int nq)
 		j = json_loads(r->element[1]->str, 0, NULL);
 		freeReplyObject(r);
 		res = json_object_get(j, "results");
-		embed_text(query, o->dims, vec, work);
+		hashembed(o->embedding, query, o->dims, vec);
 		if (vec_encode_pg(vec, o->dims, vbin, vec_pg_size(o->dims)) < 0)
 			abort();
 		pr = PQexecParams(pg, "SELECT embedding <=> $2::vector AS d FROM mem0_memories WHERE user_id = $1 "
@@ -651,7 +712,6 @@ static void recall(const struct opts *o, const struct population *p, int nq)
 	redisFree(rc);
 	PQfinish(pg);
 	free(vec);
-	free(work);
 	free(vbin);
 }
 
@@ -685,7 +745,6 @@ static int explain(const struct opts *o)
 {
 	PGconn *pg = pg_connect(o->pg);
 	float *vec = malloc(sizeof(float) * (size_t)o->dims);
-	double *work = malloc(sizeof(double) * (size_t)o->dims);
 	uint64_t rng = o->seed;
 	int users[2] = { 1 + o->users / 2, o->users + 1 }, counts[2] = { o->per_user, o->heavy }, k;
 
@@ -693,7 +752,7 @@ static int explain(const struct opts *o)
 		char query[128], *plan = NULL;
 
 		query_text(o, users[k], counts[k], &rng, query, sizeof(query));
-		embed_text(query, o->dims, vec, work);
+		hashembed(o->embedding, query, o->dims, vec);
 		bool heavy = false;
 
 		explain_search(pg, o, users[k], vec, NULL, NULL);	/* warm */
@@ -704,7 +763,6 @@ static int explain(const struct opts *o)
 	}
 	PQfinish(pg);
 	free(vec);
-	free(work);
 	return 0;
 }
 
@@ -712,7 +770,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: mwbench search load|run|explain --pg CONNINFO [--users 10000] [--per-user 100] [--heavy 50000]\n"
-		"         [--dims 1536] [--seed 1]\n"
+		"         [--dims 1536] [--embedding sparse|dense] [--seed 1]\n"
+		"       --embedding: the mock LLM's (common/hashembed.h), sparse unless told: the same for load,\n"
+		"         run and explain as for the mock\n"
 		"       run: --redis-port P [--stream mem0:search] [--concurrency 1,32] [--requests 2000]\n"
 		"         [--heavy-requests 500] [--recall 200] [--no-floor]\n");
 }
@@ -720,8 +780,8 @@ static void usage(void)
 int bench_search(int argc, char **argv)
 {
 	struct opts o = { .stream = "mem0:search", .users = 10000, .per_user = 100, .heavy = 50000, .dims = 1536,
-			  .seed = 1, .conc = { 1, 32 }, .nconc = 2, .requests = 2000, .heavy_requests = 500,
-			  .recall = 200 };
+			  .embedding = HASHEMBED_SPARSE, .seed = 1, .conc = { 1, 32 }, .nconc = 2, .requests = 2000,
+			  .heavy_requests = 500, .recall = 200 };
 	const char *mode;
 	int i;
 
@@ -756,7 +816,12 @@ int bench_search(int argc, char **argv)
 			o.heavy = atoi(v);
 		else if (strcmp(a, "--dims") == 0)
 			o.dims = atoi(v);
-		else if (strcmp(a, "--seed") == 0)
+		else if (strcmp(a, "--embedding") == 0) {
+			if (hashembed_kind_parse(v, &o.embedding) < 0) {
+				usage();
+				return 2;
+			}
+		} else if (strcmp(a, "--seed") == 0)
 			o.seed = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--requests") == 0)
 			o.requests = atoi(v);

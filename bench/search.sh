@@ -7,16 +7,21 @@
 # memsearch, and prints end-to-end / server-side / raw-SQL figures and
 # recall for typical users and the heavy user (mwbench search run).
 #   bash bench/search.sh [--users 10000] [--per-user 100] [--heavy 50000] [--dims 1536] [--hnsw]
-#        [--requests 2000] [--heavy-requests 500] [--concurrency 1,32] [--recall 200] [--no-floor]
-#        [--plans] [--data DIR] [--shared-buffers 4GB] [--prewarm]
+#        [--embedding dense|sparse] [--requests 2000] [--heavy-requests 500] [--concurrency 1,32]
+#        [--recall 200] [--no-floor] [--plans] [--data DIR] [--shared-buffers 4GB] [--prewarm]
+# --embedding: the mock's word-hash vectors (common/hashembed.h), the same
+# kind for the loaded corpus, the mock and mwbench's recall. dense (the
+# default) spreads every word over every component, as real embeddings do:
+# ~6 KB a 1536-d row that pglz cannot shrink. sparse (the tests' kind, two
+# components a word) compresses ~14x and lets HNSW look better than it is.
 # A small run takes seconds: --users 200 --heavy 2000 --dims 256. The full
 # corpus (1,000,000 + 50,000 rows of 1536-d) needs ~10 GB of disk (~20 GB
 # with --hnsw) and minutes to load; --data DIR keeps the loaded cluster for
-# later runs (same sizes: the load is skipped).
+# later runs (same sizes and embedding kind: the load is skipped).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/bench
-USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false
+USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false EMBEDDING=dense
 REQUESTS=2000 HEAVY_REQUESTS=500 CONC=1,32 RECALL=200 FLOOR="" PLANS=false DATA="" SHARED_BUFFERS=4GB PREWARM=false
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -24,6 +29,7 @@ while [ $# -gt 0 ]; do
 	--per-user) PER_USER=$2; shift 2 ;;
 	--heavy) HEAVY=$2; shift 2 ;;
 	--dims) DIMS=$2; shift 2 ;;
+	--embedding) EMBEDDING=$2; shift 2 ;;
 	--hnsw) HNSW=true; shift ;;
 	--requests) REQUESTS=$2; shift 2 ;;
 	--heavy-requests) HEAVY_REQUESTS=$2; shift 2 ;;
@@ -37,6 +43,10 @@ while [ $# -gt 0 ]; do
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
+case $EMBEDDING in
+sparse | dense) ;;
+*) echo "--embedding wants sparse or dense" >&2; exit 2 ;;
+esac
 
 bash "$ROOT/scripts/setup.sh"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMW_TESTS=ON >/dev/null
@@ -67,7 +77,8 @@ PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAt)
 	-c "ALTER SYSTEM SET checkpoint_timeout = '30min'" -c "ALTER SYSTEM SET max_wal_size = '8GB'" >/dev/null
 as_postgres "$PG_BIN/pg_ctl" -D "$TMP/pg" -w -t 120 restart >/dev/null
 
-SHAPE="$USERS $PER_USER $HEAVY $DIMS"
+# a kept --data corpus of another shape or embedding kind is loaded again
+SHAPE="$USERS $PER_USER $HEAVY $DIMS $EMBEDDING"
 export POSTGRES_HOST=127.0.0.1 POSTGRES_PORT=$PG_PORT POSTGRES_USER=postgres POSTGRES_DB=bench
 # the mock serves the embeddings at any dimension (local allows 100 only)
 export MEM0_MODELS=openai
@@ -76,9 +87,9 @@ CONNINFO="host=127.0.0.1 port=$PG_PORT user=postgres dbname=bench"
 if [ "$(cat "$TMP/loaded" 2>/dev/null || true)" != "$SHAPE" ]; then
 	"${PSQL[@]}" -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
 	MEM0_HNSW=false "$BUILD/memctl" migrate >/dev/null
-	echo "== load: $USERS users x $PER_USER + 1 heavy user x $HEAVY, ${DIMS}-d"
+	echo "== load: $USERS users x $PER_USER + 1 heavy user x $HEAVY, ${DIMS}-d $EMBEDDING"
 	"$BUILD/mwbench" search load --pg "$CONNINFO" --users "$USERS" --per-user "$PER_USER" --heavy "$HEAVY" \
-		--dims "$DIMS"
+		--dims "$DIMS" --embedding "$EMBEDDING"
 	echo "$SHAPE" >"$TMP/loaded"
 fi
 if [ "$HNSW" = true ]; then
@@ -103,7 +114,8 @@ if [ "$PREWARM" = true ]; then
 fi
 echo "database: $("${PSQL[@]}" -d bench -c "SELECT pg_size_pretty(pg_database_size('bench'))"), HNSW index: $HNSW"
 
-"$BUILD/tests/mockllm" --port 0 --dims "$DIMS" --latency-ms 0 >"$TMP/mock.out" 2>"$TMP/mock.err" &
+"$BUILD/tests/mockllm" --port 0 --dims "$DIMS" --embedding "$EMBEDDING" --latency-ms 0 >"$TMP/mock.out" \
+	2>"$TMP/mock.err" &
 PIDS+=($!)
 for _ in $(seq 1 100); do grep -q listening "$TMP/mock.out" && break; sleep 0.05; done
 MOCK_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/mock.out")
@@ -118,14 +130,14 @@ for _ in $(seq 1 100); do
 	sleep 0.05
 done
 
-echo "== search: limit 10, mock embeddings at 0 ms, $(nproc) cores shared by every process"
+echo "== search: limit 10, mock $EMBEDDING embeddings at 0 ms, $(nproc) cores shared by every process"
 if [ "$PLANS" = true ]; then
 	"$BUILD/mwbench" search explain --pg "$CONNINFO" --users "$USERS" --per-user "$PER_USER" --heavy "$HEAVY" \
-		--dims "$DIMS"
+		--dims "$DIMS" --embedding "$EMBEDDING"
 fi
 "$BUILD/mwbench" search run --pg "$CONNINFO" --redis-port "$REDIS_PORT" --stream "$STREAM" --users "$USERS" \
-	--per-user "$PER_USER" --heavy "$HEAVY" --dims "$DIMS" --concurrency "$CONC" --requests "$REQUESTS" \
-	--heavy-requests "$HEAVY_REQUESTS" --recall "$RECALL" $FLOOR
+	--per-user "$PER_USER" --heavy "$HEAVY" --dims "$DIMS" --embedding "$EMBEDDING" --concurrency "$CONC" \
+	--requests "$REQUESTS" --heavy-requests "$HEAVY_REQUESTS" --recall "$RECALL" $FLOOR
 # CPU seconds over the whole run, per program (the cores are shared by all of them)
 cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo "?"; }
 PGMAIN=$(head -1 "$TMP/pg/postmaster.pid")

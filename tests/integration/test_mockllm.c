@@ -2,8 +2,11 @@
  * The mock LLM server's rules and faults over HTTP: what other modules'
  * tests rely on when they point memworker at it.
  */
+#include "b64.h"
+#include "hashembed.h"
 #include "mockllm.h"
 #include "testenv.h"
+#include "vec.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -209,6 +212,86 @@ Test(mockllm, embeddings, .timeout = 30)
 	cr_expect_eq(json_array_size(v), 1);
 	json_decref(v);
 	cr_expect_eq(mockllm_stop(m), 0);
+}
+
+/*
+ * One embeddings reply checked against hashembed (what the mock claims to
+ * serve), in the given encoding_format: base64 carries hashembed()'s floats
+ * bit for bit; a JSON number is the normalised double printed with 9
+ * significant digits (the mock dumps with JSON_REAL_PRECISION(9)).
+ */
+static void expect_hashembed_reply(struct mockllm *m, enum hashembed_kind kind, int dims, const char *format)
+{
+	static const char *const texts[] = {"Coffee beans roast", "the of and", "Caf\xc3\xa9 in S\xc3\xa3o Paulo", ""};
+	json_t *req = json_pack("{s:s, s:[s, s, s, s], s:i, s:s}", "model", "e", "input", texts[0], texts[1], texts[2],
+	                        texts[3], "dimensions", dims, "encoding_format", format);
+	char *body = json_dumps(req, JSON_COMPACT);
+	double *want = malloc(sizeof(double) * (size_t)dims);
+	float *wantf = malloc(sizeof(float) * (size_t)dims), *got = malloc(sizeof(float) * (size_t)dims);
+	struct mockllm_reply r;
+	json_t *resp, *item;
+	size_t i;
+
+	cr_assert(body && want && wantf && got);
+	mockllm_http(m, "POST", "/v1/embeddings", body, 0, &r);
+	cr_assert_eq(r.status, 200, "HTTP %ld: %s", r.status, r.body);
+	resp = json_loads(r.body, 0, NULL);
+	cr_assert_eq(json_array_size(json_object_get(resp, "data")), 4);
+	json_array_foreach (json_object_get(resp, "data"), i, item) {
+		json_t *e = json_object_get(item, "embedding");
+		const char *text = texts[json_integer_value(json_object_get(item, "index"))];
+		int d;
+
+		hashembed_sum(kind, text, dims, want);
+		hashembed_unit(want, dims);
+		hashembed(kind, text, dims, wantf);
+		if (strcmp(format, "base64") == 0) {
+			size_t len = 0;
+			unsigned char *raw = b64_decode(json_string_value(e), strlen(json_string_value(e)), &len);
+
+			cr_assert(raw && len == 4 * (size_t)dims, "\"%s\": %zu bytes", text, len);
+			vec_from_le_blob(raw, dims, got);
+			cr_expect_arr_eq(got, wantf, sizeof(float) * (size_t)dims, "%s \"%s\" at %d dims, base64",
+			                 hashembed_kind_name(kind), text, dims);
+			free(raw);
+			continue;
+		}
+		cr_assert_eq(json_array_size(e), (size_t)dims);
+		for (d = 0; d < dims; d++) {
+			char num[32];
+
+			snprintf(num, sizeof(num), "%.9g", want[d]);
+			if (json_number_value(json_array_get(e, (size_t)d)) != strtod(num, NULL)) {
+				cr_expect_fail("%s \"%s\" at %d dims, component %d: %.17g, want %s",
+				               hashembed_kind_name(kind), text, dims, d,
+				               json_number_value(json_array_get(e, (size_t)d)), num);
+				break;
+			}
+		}
+	}
+	json_decref(resp);
+	json_decref(req);
+	mockllm_reply_free(&r);
+	free(body);
+	free(want);
+	free(wantf);
+	free(got);
+}
+
+Test(mockllm, embeddings_are_hashembed_of_the_chosen_kind, .timeout = 30)
+{
+	struct mockllm *sparse = mockllm_start(0), *dense = mockllm_start_embedding(0, "dense");
+	static const int dims[] = {1536, 48};
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		expect_hashembed_reply(sparse, HASHEMBED_SPARSE, dims[i], "float");
+		expect_hashembed_reply(sparse, HASHEMBED_SPARSE, dims[i], "base64");
+		expect_hashembed_reply(dense, HASHEMBED_DENSE, dims[i], "float");
+		expect_hashembed_reply(dense, HASHEMBED_DENSE, dims[i], "base64");
+	}
+	cr_expect_eq(mockllm_stop(sparse), 0);
+	cr_expect_eq(mockllm_stop(dense), 0);
 }
 
 Test(mockllm, azure_chat_path_and_auth_kinds, .timeout = 30)

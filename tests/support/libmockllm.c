@@ -54,6 +54,11 @@ static void read_line(int fd, char *out, size_t outlen, int timeout_ms)
 
 struct mockllm *mockllm_start(int dims)
 {
+	return mockllm_start_embedding(dims, NULL);
+}
+
+struct mockllm *mockllm_start_embedding(int dims, const char *embedding)
+{
 	struct mockllm *m = calloc(1, sizeof(*m));
 	char bin[512], dimsarg[16], line[128];
 	int pipefd[2];
@@ -66,9 +71,13 @@ struct mockllm *mockllm_start(int dims)
 	m->pid = fork();
 	cr_assert(m->pid >= 0);
 	if (m->pid == 0) {
-		char *argv[] = {bin, (char *)"--port", (char *)"0", (char *)"--dims", dimsarg, NULL};
+		char *argv[8] = {bin, (char *)"--port", (char *)"0", (char *)"--dims", dimsarg, NULL};
 		int devnull = open("/dev/null", O_RDONLY);
 
+		if (embedding) {
+			argv[5] = (char *)"--embedding";
+			argv[6] = (char *)embedding;
+		}
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(1);

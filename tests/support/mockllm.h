@@ -8,8 +8,9 @@
  *
  * What the mock answers (deterministic):
  *   POST /v1/embeddings, /openai/deployments/{d}/embeddings: word-hash
- *     vectors, L2-normalised; "dimensions" in the request wins over --dims.
- *     Texts sharing words are close; equal texts give equal vectors.
+ *     vectors (common/hashembed.h: sparse, or dense with --embedding dense),
+ *     L2-normalised; "dimensions" in the request wins over --dims. Texts
+ *     sharing words are close; equal texts give equal vectors.
  *   POST /v1/chat/completions, /openai/deployments/{d}/chat/completions: the
  *     last user message must be a JSON object:
  *       {"new_messages":[{role,content}...]}            -> {"facts":[...]}
@@ -56,6 +57,9 @@ struct mockllm;
 
 /* Starts the mock on a free port with --dims dims (0: its default, 1536); asserts it came up. */
 struct mockllm *mockllm_start(int dims);
+
+/* The same with --embedding embedding ("sparse" or "dense"; NULL: the mock's default, sparse). */
+struct mockllm *mockllm_start_embedding(int dims, const char *embedding);
 
 /* SIGTERM, wait, free. Returns the mock's exit status: 0 when it shut down cleanly. */
 int mockllm_stop(struct mockllm *m);

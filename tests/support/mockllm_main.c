@@ -4,12 +4,14 @@
  * Chat completions answer memworker's prompt contract (the user message is a
  * JSON object: new_messages, new_facts, existing_memories) with rule-based
  * fact extraction and ADD/UPDATE/DELETE/NONE decisions; embeddings are word
- * hashes, so texts sharing words are close. The /_mock/ endpoints record
+ * hashes (common/hashembed.h, sparse or --embedding dense), so texts sharing
+ * words are close. The /_mock/ endpoints record
  * requests and inject one-shot faults (429, 500, hang, malformed bodies,
  * fenced or chatty content ...). One libevent loop, single-threaded; latency is timers,
  * never sleep. Owns every request it has not answered yet (struct pending).
  */
 #include "b64.h"
+#include "hashembed.h"
 #include "log.h"
 #include "vec.h"
 
@@ -20,7 +22,6 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <limits.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
@@ -75,6 +76,7 @@ struct mock {
 	struct event_base *base;
 	struct evhttp *http;
 	int dims;
+	enum hashembed_kind embedding;
 	int default_latency_ms, latency_ms;
 	json_t *requests;
 	TAILQ_HEAD(, fault) faults;
@@ -436,68 +438,27 @@ static json_t *decide(const json_t *facts, const json_t *existing)
 
 /* ---- embeddings ---- */
 
-static const char *const stopwords[] = {
-        "i",   "a",    "an",   "the", "my",  "me",   "mine", "is",    "am",    "are", "was", "were", "be",   "been",
-        "do",  "does", "did",  "to",  "of",  "and",  "or",   "in",    "on",    "at",  "for", "with", "what", "which",
-        "who", "you",  "your", "it",  "its", "that", "this", "these", "those", "as",  "by",  "from", "so",   NULL};
-
-static uint64_t fnv1a(const char *s, size_t n)
+/*
+ * The vector of text (hashembed.h, of the --embedding kind) as the JSON
+ * value an embeddings reply carries: an array of numbers or, b64 (the
+ * client asked for encoding_format "base64"), a string of little-endian
+ * float32 bytes as OpenAI sends.
+ */
+static json_t *embed_text(enum hashembed_kind kind, const char *text, int dims, bool b64)
 {
-	uint64_t h = 14695981039346656037ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-static void add_hash(double *v, int dims, uint64_t h)
-{
-	v[h % (uint64_t)dims] += 1.0;
-	v[(h >> 20) % (uint64_t)dims] += (h >> 63) ? -0.5 : 0.5;
-}
-
-/* Word hashing: lowercase words minus stopwords, trailing "s" dropped; L2-normalised. */
-/* b64: encoding_format "base64" asked for little-endian float32 bytes, as OpenAI sends. */
-static json_t *embed_text(const char *text, int dims, bool b64)
-{
-	double *v = mw_calloc((size_t)dims, sizeof(*v)), norm = 0;
-	char *lower = str_lower(text);
-	const char *p = lower;
-	int words = 0, i;
+	double *v = mw_malloc(sizeof(*v) * (size_t)dims);
 	json_t *arr;
+	int i;
 
-	while (*p) {
-		size_t n = 0;
-
-		while (*p && !isalnum((unsigned char)*p) && !((unsigned char)*p & 0x80))
-			p++;
-		while (p[n] && (isalnum((unsigned char)p[n]) || ((unsigned char)p[n] & 0x80)))
-			n++;
-		if (n == 0)
-			break;
-		if (!in_list(stopwords, p, n)) {
-			size_t stem = n > 3 && p[n - 1] == 's' ? n - 1 : n;
-
-			add_hash(v, dims, fnv1a(p, stem));
-			words++;
-		}
-		p += n;
-	}
-	if (words == 0)
-		add_hash(v, dims, fnv1a(text, strlen(text)));
-	for (i = 0; i < dims; i++)
-		norm += v[i] * v[i];
-	norm = sqrt(norm);
+	hashembed_sum(kind, text, dims, v);
+	hashembed_unit(v, dims);
 	if (b64) {
 		float *f = mw_malloc(sizeof(float) * (size_t)dims);
 		unsigned char *raw = mw_malloc(4 * (size_t)dims);
 		char *txt;
 
 		for (i = 0; i < dims; i++)
-			f[i] = (float)(norm > 0 ? v[i] / norm : 0);
+			f[i] = (float)v[i];
 		vec_to_le_blob(f, dims, raw);
 		txt = b64_encode(raw, 4 * (size_t)dims);
 		arr = json_string(txt);
@@ -505,14 +466,12 @@ static json_t *embed_text(const char *text, int dims, bool b64)
 		free(raw);
 		free(f);
 		free(v);
-		free(lower);
 		return arr;
 	}
 	arr = json_array();
 	for (i = 0; i < dims; i++)
-		json_array_append_new(arr, json_real(norm > 0 ? v[i] / norm : 0));
+		json_array_append_new(arr, json_real(v[i]));
 	free(v);
-	free(lower);
 	return arr;
 }
 
@@ -585,7 +544,7 @@ static void answer_embeddings(struct mock *mock, const json_t *body, const struc
 
 		tokens += rough_tokens(s);
 		json_array_append_new(data, json_pack("{s:s, s:i, s:o}", "object", "embedding", "index", (int)at,
-		                                      "embedding", embed_text(s, dims, b64)));
+		                                      "embedding", embed_text(mock->embedding, s, dims, b64)));
 	}
 	json_decref(texts);
 	reply_json(r, json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data", data, "model",
@@ -1063,6 +1022,26 @@ static int int_arg(const char *name, const char *v, int min, int max, int *out)
 	return 0;
 }
 
+static int kind_arg(const char *v, enum hashembed_kind *out)
+{
+	if (hashembed_kind_parse(v, out) < 0) {
+		fprintf(stderr, "mockllm: --embedding wants sparse or dense\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: mockllm [--port N] [--dims D] [--latency-ms L] [--embedding sparse|dense]\n"
+	                "  --port        0 (default): a free port, printed as \"mockllm listening on ...\"\n"
+	                "  --dims        embedding size when a request has no \"dimensions\" (1536)\n"
+	                "  --latency-ms  delay of every answer (0)\n"
+	                "  --embedding   word-hash vectors (common/hashembed.h): sparse (default), two\n"
+	                "                components per word, what the tests expect; dense, every\n"
+	                "                component of every word random, as real embeddings spread\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct mock mock = {0};
@@ -1074,6 +1053,7 @@ int main(int argc, char **argv)
 	int port = 0, i, rc = 1;
 
 	mock.dims = 1536;
+	mock.embedding = HASHEMBED_SPARSE;
 	for (i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -1084,8 +1064,10 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--latency-ms") == 0 &&
 		         int_arg("--latency-ms", v, 0, 600000, &mock.default_latency_ms) == 0)
 			i++;
+		else if (strcmp(argv[i], "--embedding") == 0 && kind_arg(v, &mock.embedding) == 0)
+			i++;
 		else {
-			fprintf(stderr, "usage: mockllm [--port N] [--dims D] [--latency-ms L]\n");
+			usage();
 			return 2;
 		}
 	}
