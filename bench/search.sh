@@ -3,10 +3,11 @@
 #
 # Builds release binaries, starts PostgreSQL + Redis (scripts/servers.sh),
 # bulk-loads the corpus with COPY (mwbench search load), optionally builds
-# the HNSW index (MEM0_HNSW=true), starts the mock LLM (0 ms) and one
+# the global HNSW index (--hnsw: MEM0_HNSW=true) or the heavy user's own
+# (--user-hnsw: memctl hnsw), starts the mock LLM (0 ms) and one
 # memsearch, and prints end-to-end / server-side / raw-SQL figures and
 # recall for typical users and the heavy user (mwbench search run).
-#   bash bench/search.sh [--users 10000] [--per-user 100] [--heavy 50000] [--dims 1536] [--hnsw]
+#   bash bench/search.sh [--users 10000] [--per-user 100] [--heavy 50000] [--dims 1536] [--hnsw] [--user-hnsw]
 #        [--embedding dense|sparse] [--requests 2000] [--heavy-requests 500] [--concurrency 1,32]
 #        [--recall 200] [--no-floor] [--plans] [--data DIR] [--shared-buffers 4GB] [--prewarm]
 # --embedding: the mock's word-hash vectors (common/hashembed.h), the same
@@ -21,7 +22,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/bench
-USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false EMBEDDING=dense
+USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false USER_HNSW=false EMBEDDING=dense
 REQUESTS=2000 HEAVY_REQUESTS=500 CONC=1,32 RECALL=200 FLOOR="" PLANS=false DATA="" SHARED_BUFFERS=4GB PREWARM=false
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
 	--dims) DIMS=$2; shift 2 ;;
 	--embedding) EMBEDDING=$2; shift 2 ;;
 	--hnsw) HNSW=true; shift ;;
+	--user-hnsw) USER_HNSW=true; shift ;;
 	--requests) REQUESTS=$2; shift 2 ;;
 	--heavy-requests) HEAVY_REQUESTS=$2; shift 2 ;;
 	--concurrency) CONC=$2; shift 2 ;;
@@ -99,20 +101,28 @@ if [ "$HNSW" = true ]; then
 else
 	MEM0_HNSW=false "$BUILD/memctl" migrate >/dev/null
 fi
+# the heavy user's own index (the only user over --min-rows), or none
+if [ "$USER_HNSW" = true ]; then
+	"$BUILD/memctl" hnsw --min-rows "$HEAVY"
+else
+	"$BUILD/memctl" hnsw --min-rows 1000000000 | grep -v "nothing to do" || true
+fi
 "${PSQL[@]}" -d bench -c "VACUUM ANALYZE mem0_memories"
 if [ "$PREWARM" = true ]; then
 	# steady state of a server whose shared_buffers hold the working set: the table, its TOAST
-	# (the vectors) and the B-trees read once (the HNSW graph, if any, stays in the OS cache)
+	# (long values), the B-trees and the users' own HNSW indexes read once (a global HNSW graph, if
+	# any, stays in the OS cache)
 	PAGES=$("${PSQL[@]}" -d bench -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" -c "
 		WITH t AS (SELECT oid, reltoastrelid FROM pg_class WHERE relname = 'mem0_memories')
 		SELECT sum(pg_prewarm(c.oid::regclass)) FROM pg_class c, t
 		 WHERE c.oid IN (t.oid, t.reltoastrelid)
 		    OR c.oid IN (SELECT i.indexrelid FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
 				  JOIN pg_am a ON a.oid = x.relam
-				  WHERE i.indrelid IN (t.oid, t.reltoastrelid) AND a.amname = 'btree')")
+				  WHERE i.indrelid IN (t.oid, t.reltoastrelid)
+				    AND (a.amname = 'btree' OR x.relname LIKE 'mem0\_memories\_hnsw\_u%'))")
 	echo "prewarmed $((PAGES * 8 / 1024)) MB into shared_buffers ($SHARED_BUFFERS)"
 fi
-echo "database: $("${PSQL[@]}" -d bench -c "SELECT pg_size_pretty(pg_database_size('bench'))"), HNSW index: $HNSW"
+echo "database: $("${PSQL[@]}" -d bench -c "SELECT pg_size_pretty(pg_database_size('bench'))"), global HNSW index: $HNSW, heavy user's own: $USER_HNSW"
 
 "$BUILD/tests/mockllm" --port 0 --dims "$DIMS" --embedding "$EMBEDDING" --latency-ms 0 >"$TMP/mock.out" \
 	2>"$TMP/mock.err" &
