@@ -41,7 +41,8 @@ struct store_pg_search_sql {
 	char exact[4096];
 	char hnsw[2048];
 	int nparams;			/* of exact; hnsw takes the same values */
-	int ef_search;
+	int ef_search;			/* through the global index */
+	int ef_search_own;		/* through the user's own */
 };
 
 void store_pg_search_sql(const struct store_search *q, struct store_pg_search_sql *out);
