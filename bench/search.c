@@ -552,12 +552,6 @@ static double explain_search(PGconn *pg, const struct opts *o, int user, const f
 	r = PQexecParams(pg, sql.choice, 2, NULL, cv, NULL, NULL, 0);
 	hnsw = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
-	/* through an index of the user's own, memsearch asks for fewer candidates */
-	r = PQexecParams(pg, "SELECT to_regclass('" STORE_PG_USER_INDEX_PREFIX "' || $1) IS NOT NULL", 1, NULL, cv,
-			 NULL, NULL, 0);
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "t") == 0)
-		snprintf(ef, sizeof(ef), "%d", sql.ef_search_own);
-	PQclear(r);
 	if (heavy)
 		*heavy = hnsw;
 	/* memsearch keeps the list of HNSW users (refreshed in the background): a search runs the kNN alone */

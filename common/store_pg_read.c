@@ -27,15 +27,8 @@
 #include <string.h>
 #include <time.h>
 
-/*
- * hnsw.ef_search: at least this, and at least twice the limit (pgvector's
- * maximum is 1000). The global index is filtered by user (the iterative
- * scan goes on past filtered rows, but a wider list keeps recall up); a
- * user's own index holds only his rows, so pgvector's default is enough
- * (50,000 dense 1536-d rows: see search/PLANS.md).
- */
+/* hnsw.ef_search: at least this, and at least twice the limit (pgvector's maximum is 1000). */
 #define STORE_PG_EF_SEARCH_MIN 100
-#define STORE_PG_EF_SEARCH_OWN_MIN 40
 
 /* ---- shared ---- */
 
@@ -149,23 +142,22 @@ static void build_hnsw(char *sql, size_t len, const struct store_search *q, int 
  * their own (STORE_PG_USER_INDEX_PREFIX<id>, partial on user_id), and, if a
  * valid global HNSW index exists, those with at least $1 memories (the
  * trigger-kept count in mem0_metadata); MIN is that count's parameter.
- * Rows of (user_id, own): own when the user has an index of his own.
  */
 #define SQL_HNSW_USERS(MIN)                                                                                         \
-	"SELECT user_id, bool_or(own) FROM (SELECT user_id, false AS own FROM mem0_metadata "                     \
-	"WHERE collection_name = 'chatsg_memories' AND total_memories >= " MIN "::int "                           \
+	"SELECT user_id FROM mem0_metadata WHERE collection_name = 'chatsg_memories' AND total_memories >= " MIN   \
+	"::int "                                                                                                    \
 	"AND EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "                             \
 	"JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = 'mem0_memories'::regclass AND a.amname = 'hnsw' "       \
 	"AND i.indpred IS NULL AND i.indisvalid) "                                                                  \
-	"UNION ALL SELECT substr(c.relname, length('" STORE_PG_USER_INDEX_PREFIX "') + 1)::bigint, true "          \
+	"UNION SELECT substr(c.relname, length('" STORE_PG_USER_INDEX_PREFIX "') + 1)::bigint "                    \
 	"FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "                                                  \
 	"WHERE i.indrelid = 'mem0_memories'::regclass AND i.indisvalid "                                           \
-	"AND c.relname ~ '^" STORE_PG_USER_INDEX_PREFIX "[0-9]+$') u GROUP BY user_id"
+	"AND c.relname ~ '^" STORE_PG_USER_INDEX_PREFIX "[0-9]+$'"
 
 static const char sql_hnsw_users[] = SQL_HNSW_USERS("$1") " ORDER BY 1";
 
 /* The same for one user ($1), as one boolean: what tools EXPLAINing a search ask. */
-static const char sql_plan_choice[] = "SELECT EXISTS (SELECT 1 FROM (" SQL_HNSW_USERS("$2") ") h WHERE h.user_id = $1)";
+static const char sql_plan_choice[] = "SELECT $1::bigint IN (" SQL_HNSW_USERS("$2") ")";
 
 /*
  * Transaction-local settings of the HNSW plan: the iterative scan, a wider
@@ -180,10 +172,8 @@ static const char sql_hnsw_setup[] =
 void store_pg_search_sql(const struct store_search *q, struct store_pg_search_sql *out)
 {
 	int ef = 2 * q->limit > STORE_PG_EF_SEARCH_MIN ? 2 * q->limit : STORE_PG_EF_SEARCH_MIN, n;
-	int own = 2 * q->limit > STORE_PG_EF_SEARCH_OWN_MIN ? 2 * q->limit : STORE_PG_EF_SEARCH_OWN_MIN;
 
 	out->ef_search = ef > 1000 ? 1000 : ef;
-	out->ef_search_own = own > 1000 ? 1000 : own;
 	/* a narrowed search is always exact: a session or a filter can be far smaller than the user */
 	out->choice = q->session_id || q->filters ? "" : sql_plan_choice;
 	out->hnsw_setup = sql_hnsw_setup;
@@ -222,16 +212,12 @@ static void hnsw_done(void *arg, bool ok, PGresult *const *res, int n, const cha
 	store_pg_mems_done(arg, ok, res, ok && n == 4 ? 3 : n, errstr, sqlstate);
 }
 
-/* How a search runs: every distance, or through the global HNSW index, or the user's own. */
-enum search_plan { PLAN_EXACT, PLAN_GLOBAL, PLAN_OWN };
-
-static int search_run(struct search_op *so, enum search_plan plan)
+static int search_run(struct search_op *so, bool hnsw)
 {
 	const char *ev[1] = { so->ef };
 	struct pg_stmt st[4];
 
-	snprintf(so->ef, sizeof(so->ef), "%d", plan == PLAN_OWN ? so->sql.ef_search_own : so->sql.ef_search);
-	if (plan == PLAN_EXACT) {
+	if (!hnsw) {
 		st[0] = (struct pg_stmt){ .sql = so->sql.exact, .nparams = so->nparams, .values = so->vals,
 					  .lengths = so->lens, .formats = so->fmts, .prepare = true };
 		return submit(so->s, so->user, st, 1, store_pg_mems_done, (void (*)(void))so->cb, so->arg);
@@ -248,7 +234,6 @@ static int search_run(struct search_op *so, enum search_plan plan)
 
 struct store_pg_hnsw_users {
 	int64_t *ids;			/* sorted */
-	bool *own;			/* per id: through an index of his own */
 	int n;
 	long long loaded_ms;		/* 0: never loaded */
 	bool loading, closing;
@@ -274,7 +259,7 @@ static struct store_pg_hnsw_users *hnsw_users(struct store *s)
 	return *slot;
 }
 
-static enum search_plan hnsw_plan(const struct store_pg_hnsw_users *h, int64_t user)
+static bool hnsw_listed(const struct store_pg_hnsw_users *h, int64_t user)
 {
 	int lo = 0, hi = h->n - 1;
 
@@ -282,13 +267,13 @@ static enum search_plan hnsw_plan(const struct store_pg_hnsw_users *h, int64_t u
 		int mid = lo + (hi - lo) / 2;
 
 		if (h->ids[mid] == user)
-			return h->own[mid] ? PLAN_OWN : PLAN_GLOBAL;
+			return true;
 		if (h->ids[mid] < user)
 			lo = mid + 1;
 		else
 			hi = mid - 1;
 	}
-	return PLAN_EXACT;
+	return false;
 }
 
 /* Runs (or, when closing, fails) the searches that waited for the first load. */
@@ -303,7 +288,7 @@ static void run_waiting(struct store_pg_hnsw_users *h)
 
 		if (h->closing)
 			so->cb(so->arg, STORE_TRANSIENT, NULL, 0, "shutting down");
-		else if (search_run(so, hnsw_plan(h, so->user)) < 0)
+		else if (search_run(so, hnsw_listed(h, so->user)) < 0)
 			so->cb(so->arg, STORE_TRANSIENT, NULL, 0, "PostgreSQL connection lost");
 		search_op_free(so);
 		so = next;
@@ -323,14 +308,10 @@ static void hnsw_users_loaded(void *arg, bool ok, PGresult *const *res, int n, c
 		return;
 	if (ok) {
 		free(h->ids);
-		free(h->own);
 		h->n = PQntuples(res[0]);
 		h->ids = mw_calloc((size_t)(h->n ? h->n : 1), sizeof(*h->ids));
-		h->own = mw_calloc((size_t)(h->n ? h->n : 1), sizeof(*h->own));
-		for (i = 0; i < h->n; i++) {
+		for (i = 0; i < h->n; i++)
 			h->ids[i] = strtoll(PQgetvalue(res[0], i, 0), NULL, 10);
-			h->own[i] = strcmp(PQgetvalue(res[0], i, 1), "t") == 0;
-		}
 		h->loaded_ms = now_ms();
 	} else {
 		/* searches stay as the last list had them (exact when there was none); retry in a second */
@@ -371,7 +352,6 @@ void store_pg_read_free(struct store *s)
 	if (!*slot)
 		return;
 	free((*slot)->ids);
-	free((*slot)->own);
 	free(*slot);
 	*slot = NULL;
 }
@@ -414,8 +394,9 @@ int store_pg_search(struct store *s, const struct store_search *q, store_mems_cb
 		so->vals[p++] = so->thr;
 	store_pg_search_sql(q, &so->sql);
 	so->nparams = so->sql.nparams;
+	snprintf(so->ef, sizeof(so->ef), "%d", so->sql.ef_search);
 	if (!so->sql.choice[0]) {
-		rc = search_run(so, PLAN_EXACT);
+		rc = search_run(so, false);
 		search_op_free(so);
 		return rc;
 	}
@@ -432,7 +413,7 @@ int store_pg_search(struct store *s, const struct store_search *q, store_mems_cb
 	}
 	if (!h->loading && now_ms() - h->loaded_ms >= STORE_PG_HNSW_USERS_TTL_MS)
 		(void)hnsw_users_load(s, h);	/* in the background; down now, tried again next search */
-	rc = search_run(so, hnsw_plan(h, q->user));
+	rc = search_run(so, hnsw_listed(h, q->user));
 	search_op_free(so);
 	return rc;
 }

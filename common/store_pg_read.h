@@ -41,8 +41,7 @@ struct store_pg_search_sql {
 	char exact[4096];
 	char hnsw[2048];
 	int nparams;			/* of exact; hnsw takes the same values */
-	int ef_search;			/* through the global index */
-	int ef_search_own;		/* through the user's own */
+	int ef_search;
 };
 
 void store_pg_search_sql(const struct store_search *q, struct store_pg_search_sql *out);
