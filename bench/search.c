@@ -487,6 +487,27 @@ static void *redis_worker(void *arg)
 	return NULL;
 }
 
+/* Appends a plan line with its vector literals ('[0.1,...]') cut to '[…]': a 1536-d one is 20 KB. */
+static size_t plan_line(char *out, size_t cap, const char *line)
+{
+	size_t n = 0;
+
+	while (*line && n + 8 < cap) {
+		if (line[0] == '\'' && line[1] == '[') {
+			const char *end = strchr(line, ']');
+
+			if (end) {
+				n += (size_t)snprintf(out + n, cap - n, "'[…]");
+				line = end + 1;
+				continue;
+			}
+		}
+		out[n++] = *line++;
+	}
+	n += (size_t)snprintf(out + n, cap - n, "\n");
+	return n;
+}
+
 /* EXPLAIN (ANALYZE) of sql with the given parameters: planning + execution ms, or the text plan into *plan_out. */
 static double explain_one(PGconn *pg, const char *sql, int n, const char *const *vals, const int *lens,
 			  const int *fmts, char **plan_out)
@@ -503,11 +524,11 @@ static double explain_one(PGconn *pg, const char *sql, int n, const char *const 
 		int i;
 
 		for (i = 0; i < PQntuples(r); i++)
-			cap += strlen(PQgetvalue(r, i, 0)) + 1;
+			cap += strlen(PQgetvalue(r, i, 0)) + 16;
 		*plan_out = malloc(cap);
 		(*plan_out)[0] = '\0';
 		for (i = 0; i < PQntuples(r); i++)
-			len += (size_t)snprintf(*plan_out + len, cap - len, "%s\n", PQgetvalue(r, i, 0));
+			len += plan_line(*plan_out + len, cap - len, PQgetvalue(r, i, 0));
 		ms = 0;
 	} else if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		json_t *j = json_loads(PQgetvalue(r, 0, 0), 0, NULL);

@@ -127,7 +127,7 @@ echo "database: $("${PSQL[@]}" -d bench -c "SELECT pg_size_pretty(pg_database_si
 "$BUILD/tests/mockllm" --port 0 --dims "$DIMS" --embedding "$EMBEDDING" --latency-ms 0 >"$TMP/mock.out" \
 	2>"$TMP/mock.err" &
 PIDS+=($!)
-for _ in $(seq 1 100); do grep -q listening "$TMP/mock.out" && break; sleep 0.05; done
+for _ in $(seq 1 100); do grep -qs listening "$TMP/mock.out" && break; sleep 0.05; done
 MOCK_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/mock.out")
 
 STREAM=bench:search:$$
