@@ -5,6 +5,7 @@
 #include "llm_parse.h"
 
 #include "b64.h"
+#include "jlift.h"
 #include "log.h"
 #include "vec.h"
 
@@ -35,6 +36,8 @@ struct emb_fill {
 	int rc;
 	char *err;
 	size_t errlen;
+	const struct jlift *jl; /* NULL: the base64 strings are in the tree */
+	size_t next_lifted;
 };
 
 /*
@@ -132,7 +135,15 @@ static int fill_rows(struct emb_fill *f, const json_t *data)
 		}
 		seen[at] = true;
 		if (json_is_string(emb)) {
-			if (fill_base64(f, i, (size_t)at, json_string_value(emb), json_string_length(emb)) < 0)
+			const char *s = json_string_value(emb);
+			size_t slen = json_string_length(emb);
+
+			/* load_lifted vouched for the order: the next lifted value is this one */
+			if (f->jl && f->next_lifted < f->jl->n) {
+				s = f->jl->spans[f->next_lifted].at;
+				slen = f->jl->spans[f->next_lifted++].len;
+			}
+			if (fill_base64(f, i, (size_t)at, s, slen) < 0)
 				goto fail;
 		} else if (fill_numbers(f, i, (size_t)at, emb) < 0) {
 			goto fail;
@@ -142,6 +153,42 @@ static int fill_rows(struct emb_fill *f, const json_t *data)
 fail:
 	free(seen);
 	return rc;
+}
+
+/*
+ * The body with its "embedding" strings lifted out (jlift.h), parsed: for
+ * base64 replies most of jansson's work was reading those strings. jlift
+ * empties every string value of every "embedding" key, in document order,
+ * so the lifted list belongs to the items of "data" in array order exactly
+ * when it holds one value per item whose embedding is a string (each of
+ * them now ""). Anything else -- the key elsewhere in the reply, a
+ * duplicate key, a lift that failed, a copy jansson refuses -- returns NULL
+ * with jl empty, and the caller parses the original body.
+ */
+static json_t *load_lifted(const char *body, size_t len, struct jlift *jl)
+{
+	json_t *root, *data, *item;
+	size_t i, strings = 0;
+	bool all_empty = true;
+
+	memset(jl, 0, sizeof(*jl));
+	if (!body || jlift_strings(body, len, "embedding", jl) < 0)
+		return NULL;
+	root = json_loadb(jl->text, jl->len, 0, NULL);
+	data = json_object_get(root, "data");
+	json_array_foreach (data, i, item) {
+		json_t *e = json_object_get(item, "embedding");
+
+		if (json_is_string(e)) {
+			strings++;
+			all_empty = all_empty && json_string_length(e) == 0;
+		}
+	}
+	if (json_is_object(root) && strings == jl->n && all_empty)
+		return root;
+	json_decref(root);
+	jlift_free(jl);
+	return NULL;
 }
 
 static long json_long(const json_t *obj, const char *key)
@@ -155,10 +202,15 @@ int llm_parse_embeddings(const char *body, size_t len, int n, int want_dims, str
                          size_t errlen)
 {
 	struct emb_fill f = {.n = n, .want_dims = want_dims, .rc = LLM_PARSE_BAD, .err = err, .errlen = errlen};
+	struct jlift jl;
 	json_t *root, *data;
 
 	memset(out, 0, sizeof(*out));
-	root = llm_parse_object(body, len, err, errlen);
+	root = load_lifted(body, len, &jl);
+	if (root)
+		f.jl = &jl;
+	else
+		root = llm_parse_object(body, len, err, errlen);
 	if (!root)
 		return LLM_PARSE_BAD;
 	data = json_object_get(root, "data");
@@ -172,10 +224,13 @@ int llm_parse_embeddings(const char *body, size_t len, int n, int want_dims, str
 	out->vecs = f.vecs;
 	out->dims = f.dims;
 	out->prompt_tokens = json_long(json_object_get(root, "usage"), "prompt_tokens");
+	out->lifted = f.next_lifted > 0;
+	jlift_free(&jl);
 	json_decref(root);
 	return LLM_PARSE_OK;
 fail:
 	free(f.vecs);
+	jlift_free(&jl);
 	json_decref(root);
 	return f.rc;
 }

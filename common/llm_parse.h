@@ -28,6 +28,7 @@ struct llm_embeddings {
 	float *vecs;        /* malloc'd n * dims floats, row i for input i (the reply's "index") */
 	int dims;           /* of every row */
 	long prompt_tokens; /* usage.prompt_tokens, 0 when absent */
+	bool lifted;        /* base64 read from lifted spans (jlift.h), not jansson: for tests and the benchmark */
 };
 
 /*
@@ -36,6 +37,9 @@ struct llm_embeddings {
  * (encoding_format "base64") and an optional "index". want_dims > 0: any
  * other dimension is LLM_PARSE_WRONG_DIMS. On LLM_PARSE_OK out->vecs is the
  * caller's to free; otherwise out->vecs is NULL and err says why in one line.
+ * The base64 strings are lifted out before jansson parses the rest, when
+ * that provably gives the same reading; else the body is parsed whole. The
+ * result, errors included, is the same either way.
  */
 int llm_parse_embeddings(const char *body, size_t len, int n, int want_dims, struct llm_embeddings *out, char *err,
                          size_t errlen) __attribute__((warn_unused_result));
