@@ -23,7 +23,7 @@ struct jlift {
 	size_t len;               /* of text, the NUL not counted */
 	struct jlift_span *spans; /* the lifted values in document order: owned */
 	size_t n;
-	size_t cap;
+	size_t cap; /* of spans: jlift's business */
 };
 
 /*
