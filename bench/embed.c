@@ -5,16 +5,26 @@
  * daemons use, on one libevent loop: texts/s, and p50/p99 of the time from
  * models_embed() to its callback, per request of B texts with K in flight.
  * Also this process's resident memory before and after mapping the model
- * file and after embedding (the pages the corpus touched).
+ * file and after embedding (the pages the corpus touched), and the CPU one
+ * embeddings reply costs to parse (--parse-inputs x --parse-dims, as OpenAI
+ * sends them) through llm_parse_embeddings, the code llm.c runs on every
+ * reply: base64, base64 with "\/" escapes (valid JSON some servers send)
+ * and JSON numbers, with jansson and base64 alone beside them.
+ * --only parse skips the rest (no model file, no server).
  */
 #include "bench.h"
 
+#include "b64.h"
 #include "cfg.h"
 #include "lembed.h"
+#include "llm_parse.h"
 #include "log.h"
 #include "models.h"
+#include "vec.h"
 
 #include <event2/event.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -172,11 +182,185 @@ static int bench_one(const char *name, struct cfg *cfg, const char **texts, int 
 	return r.failed ? -1 : 0;
 }
 
+/* ---- parsing one reply ---- */
+
+enum reply_form { REPLY_BASE64 = 0, REPLY_BASE64_ESCAPED, REPLY_NUMBERS };
+
+/* One "embedding" value: base64 of the float32 bytes ("/" as "\/" if escaped), or numbers. */
+static char *put_embedding(char *p, const float *v, int dims, enum reply_form form)
+{
+	unsigned char *raw;
+	char *b, *c;
+	int k;
+
+	if (form == REPLY_NUMBERS) {
+		*p++ = '[';
+		for (k = 0; k < dims; k++)
+			p += sprintf(p, "%s%.9g", k ? ", " : "", (double)v[k]);
+		*p++ = ']';
+		return p;
+	}
+	raw = mw_malloc(4 * (size_t)dims);
+	vec_to_le_blob(v, dims, raw);
+	b = b64_encode(raw, 4 * (size_t)dims);
+	*p++ = '"';
+	for (c = b; *c; c++) {
+		if (*c == '/' && form == REPLY_BASE64_ESCAPED)
+			*p++ = '\\';
+		*p++ = *c;
+	}
+	*p++ = '"';
+	free(b);
+	free(raw);
+	return p;
+}
+
+/* A reply laid out as OpenAI's API sends it (pretty-printed, 2-space indent). */
+static char *reply_text(const float *vecs, int n, int dims, enum reply_form form)
+{
+	char *out = mw_malloc((size_t)n * ((size_t)dims * 24 + 256) + 256), *p = out;
+	int i;
+
+	p += sprintf(p, "{\n  \"object\": \"list\",\n  \"data\": [\n");
+	for (i = 0; i < n; i++) {
+		p += sprintf(p,
+		             "    {\n      \"object\": \"embedding\",\n      \"index\": %d,\n      \"embedding\": ", i);
+		p = put_embedding(p, vecs + (size_t)i * dims, dims, form);
+		p += sprintf(p, "\n    }%s\n", i + 1 < n ? "," : "");
+	}
+	sprintf(p,
+	        "  ],\n  \"model\": \"text-embedding-3-small\",\n  \"usage\": {\n    \"prompt_tokens\": %d,\n"
+	        "    \"total_tokens\": %d\n  }\n}\n",
+	        8 * n, 8 * n);
+	return out;
+}
+
+/* Unit vectors with random components, as dense embeddings look. */
+static float *random_vectors(int n, int dims)
+{
+	float *v = mw_malloc(sizeof(float) * (size_t)n * (size_t)dims);
+	int i, k;
+
+	for (i = 0; i < n; i++) {
+		float *row = v + (size_t)i * dims;
+		double norm = 0;
+
+		for (k = 0; k < dims; k++) {
+			row[k] = (float)((double)rng() / 4294967296.0 - 0.5);
+			norm += (double)row[k] * row[k];
+		}
+		for (k = 0; k < dims; k++)
+			row[k] = (float)(row[k] / sqrt(norm));
+	}
+	return v;
+}
+
+enum parse_step { STEP_PARSE = 0, STEP_JANSSON, STEP_B64 };
+
+/* One timed round of step on body; false if the result is wrong. *lifted: llm_parse read past jansson. */
+static bool parse_round(enum parse_step step, const char *body, size_t len, const float *want, int n, int dims,
+                        char **b64s, bool *lifted)
+{
+	char err[512];
+	struct llm_embeddings e;
+	bool ok = true;
+	int i;
+
+	if (step == STEP_JANSSON) {
+		json_t *root = json_loadb(body, len, 0, NULL);
+
+		ok = root != NULL;
+		json_decref(root);
+		return ok;
+	}
+	if (step == STEP_B64) {
+		for (i = 0; i < n; i++) {
+			size_t blen;
+			unsigned char *raw = b64_decode(b64s[i], strlen(b64s[i]), &blen);
+
+			ok = ok && raw && blen == 4 * (size_t)dims;
+			free(raw);
+		}
+		return ok;
+	}
+	if (llm_parse_embeddings(body, len, n, dims, &e, err, sizeof(err)) != LLM_PARSE_OK) {
+		fprintf(stderr, "mwbench embed: parse: %s\n", err);
+		return false;
+	}
+	*lifted = e.lifted;
+	/* numbers went through %.9g: equal to the float, not only close */
+	ok = e.dims == dims && memcmp(e.vecs, want, sizeof(float) * (size_t)n * (size_t)dims) == 0;
+	free(e.vecs);
+	return ok;
+}
+
+/* Median and p90 microseconds of rounds runs of step; prints a row. */
+static int parse_case(const char *name, enum parse_step step, const char *body, const float *want, int n, int dims,
+                      char **b64s, int rounds)
+{
+	double *t = mw_calloc((size_t)rounds, sizeof(double));
+	size_t len = strlen(body);
+	int r, warm = rounds / 10 + 1;
+	bool ok = true, lifted = false;
+
+	for (r = -warm; r < rounds; r++) {
+		double t0 = now_us();
+
+		ok = parse_round(step, body, len, want, n, dims, b64s, &lifted) && ok;
+		if (r >= 0)
+			t[r] = now_us() - t0;
+	}
+	qsort(t, (size_t)rounds, sizeof(double), cmp_double);
+	printf("%-26s %10zu %10.1f %10.1f %10.0f %6s%s\n", name, len, pct(t, rounds, 0.50), pct(t, rounds, 0.90),
+	       (double)len / pct(t, rounds, 0.50),
+	       step != STEP_PARSE ? ""
+	       : lifted           ? "lifted"
+	                          : "whole",
+	       ok ? "" : "  (wrong result!)");
+	free(t);
+	return ok ? 0 : -1;
+}
+
+static int bench_parse(int n, int dims, int rounds)
+{
+	float *vecs = random_vectors(n, dims);
+	char *b64 = reply_text(vecs, n, dims, REPLY_BASE64);
+	char *esc = reply_text(vecs, n, dims, REPLY_BASE64_ESCAPED);
+	char *num = reply_text(vecs, n, dims, REPLY_NUMBERS);
+	char **b64s = mw_calloc((size_t)n, sizeof(char *));
+	unsigned char *raw = mw_malloc(4 * (size_t)dims);
+	int i, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		vec_to_le_blob(vecs + (size_t)i * dims, dims, raw);
+		b64s[i] = b64_encode(raw, 4 * (size_t)dims);
+	}
+	printf("== parsing one embeddings reply: %d inputs x %d dims, %d rounds; microseconds per reply\n", n, dims,
+	       rounds);
+	/* read: llm_parse took the base64 from jlift's lifted values, or from jansson's tree of the whole body */
+	printf("%-26s %10s %10s %10s %10s %6s\n", "case", "bytes", "p50 us", "p90 us", "MB/s", "read");
+	rc |= parse_case("llm_parse base64", STEP_PARSE, b64, vecs, n, dims, b64s, rounds);
+	rc |= parse_case("llm_parse base64 \\/", STEP_PARSE, esc, vecs, n, dims, b64s, rounds);
+	rc |= parse_case("llm_parse numbers", STEP_PARSE, num, vecs, n, dims, b64s, rounds);
+	rc |= parse_case("  json_loadb base64 reply", STEP_JANSSON, b64, vecs, n, dims, b64s, rounds);
+	rc |= parse_case("  b64_decode x inputs", STEP_B64, b64, vecs, n, dims, b64s, rounds);
+	for (i = 0; i < n; i++)
+		free(b64s[i]);
+	free(b64s);
+	free(raw);
+	free(num);
+	free(esc);
+	free(b64);
+	free(vecs);
+	return rc;
+}
+
 int bench_embed(int argc, char **argv)
 {
 	struct cfg cfg;
 	int ntexts = 20000, inflight = 4, i, rc = 0, nb = 0, batches[8];
-	const char *mock_url = NULL, *model = NULL, *batch_list = "1,16,256";
+	int parse_inputs = 32, parse_dims = 1536, parse_rounds = 1000;
+	const char *mock_url = NULL, *model = NULL, *batch_list = "1,16,256", *only = NULL;
 	char **corpus, *list, *tok;
 	long r0, a0, f0, r1, a1, f1;
 
@@ -197,15 +381,27 @@ int bench_embed(int argc, char **argv)
 			mock_url = v;
 		else if (strcmp(argv[i], "--model") == 0)
 			model = v;
+		else if (strcmp(argv[i], "--parse-inputs") == 0)
+			parse_inputs = atoi(v);
+		else if (strcmp(argv[i], "--parse-dims") == 0)
+			parse_dims = atoi(v);
+		else if (strcmp(argv[i], "--parse-rounds") == 0)
+			parse_rounds = atoi(v);
+		else if (strcmp(argv[i], "--only") == 0 && strcmp(v, "parse") == 0)
+			only = v;
 		else {
 			fprintf(stderr, "usage: mwbench embed [--texts N] [--batch 1,16,256] [--inflight K] "
-			                "[--model FILE] [--mock-url http://127.0.0.1:PORT/v1]\n");
+			                "[--model FILE] [--mock-url http://127.0.0.1:PORT/v1]\n"
+			                "       [--parse-inputs 32] [--parse-dims 1536] [--parse-rounds 1000] "
+			                "[--only parse]\n");
 			return 2;
 		}
 		i++;
 	}
-	if (ntexts < 1 || inflight < 1)
+	if (ntexts < 1 || inflight < 1 || parse_inputs < 1 || parse_dims < 1 || parse_dims > 65536 || parse_rounds < 1)
 		return 2;
+	if (only)
+		return bench_parse(parse_inputs, parse_dims, parse_rounds) < 0 ? 1 : 0;
 	list = mw_strdup(batch_list);
 	for (tok = strtok(list, ","); tok && nb < 8; tok = strtok(NULL, ","))
 		if (atoi(tok) > 0)
@@ -279,6 +475,8 @@ int bench_embed(int argc, char **argv)
 			lembed_close(e);
 		}
 	}
+	if (bench_parse(parse_inputs, parse_dims, parse_rounds) < 0)
+		rc = 1;
 	for (i = 0; i < ntexts; i++)
 		free(corpus[i]);
 	free(corpus);

@@ -2,8 +2,11 @@
 # bench/embed.sh: embeddings of MEM0_MODELS=local (mapped word vectors,
 # in-process) against the mock OpenAI-compatible server over loopback HTTP,
 # through models.c: texts/s and p50/p99/max latency per request, and the
-# resident memory the mapped model costs.
+# resident memory the mapped model costs; then the CPU to parse one
+# embeddings reply (llm_parse_embeddings, what llm.c runs on every reply).
 #   bash bench/embed.sh [--texts 20000] [--batch 1,16,256] [--inflight 4]
+#                       [--parse-inputs 32] [--parse-dims 1536] [--parse-rounds 1000]
+# The parse figures alone, no model or server: build/bench/mwbench embed --only parse
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/bench

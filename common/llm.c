@@ -12,14 +12,12 @@
  */
 #include "llm.h"
 
-#include "b64.h"
+#include "llm_parse.h"
 #include "log.h"
-#include "vec.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -429,134 +427,35 @@ static enum llm_verdict deliver_chat(struct llm_req *req, json_t *root)
 	return LLM_DELIVERED;
 }
 
-
-/*
- * The first vector fixes the dimension (and allocates the n rows); later ones
- * must match. A size other than the configured one is permanent: no retry
- * changes the model's dimension.
- */
-static int embed_dims_check(struct llm_req *req, int *dims, size_t d, int n, float **vecs, enum llm_verdict *v)
+/* Embeddings: llm_parse.c reads the body (a benchmark runs the same code). */
+static enum llm_verdict deliver_embed(struct llm_req *req)
 {
-	if (*dims == 0) {
-		*dims = (int)d;
-		if (req->llm->embedding_dims > 0 && *dims != req->llm->embedding_dims) {
-			snprintf(req->last_err, sizeof(req->last_err), "got %d-dimensional vectors, configured for %d",
-			         *dims, req->llm->embedding_dims);
-			*v = LLM_PERMANENT;
-			return -1;
-		}
-		*vecs = mw_malloc((size_t)n * d * sizeof(**vecs));
-	} else if ((int)d != *dims) {
-		snprintf(req->last_err, sizeof(req->last_err), "vectors of %d and %zu dimensions", *dims, d);
-		return -1;
-	}
-	return 0;
-}
+	struct llm_embeddings e;
+	int rc = llm_parse_embeddings(req->resp, req->resp_len, req->n_inputs, req->llm->embedding_dims, &e,
+	                              req->last_err, sizeof(req->last_err));
 
-static enum llm_verdict deliver_embed(struct llm_req *req, json_t *root)
-{
-	struct llm *llm = req->llm;
-	json_t *data = json_object_get(root, "data");
-	int n = req->n_inputs, dims = 0, i;
-	enum llm_verdict v = LLM_TRANSIENT;
-	float *vecs = NULL;
-	bool *seen = NULL;
-
-	if (!json_is_array(data) || json_array_size(data) != (size_t)n) {
-		snprintf(req->last_err, sizeof(req->last_err), "expected %d embeddings in \"data\", got %zu", n,
-		         json_is_array(data) ? json_array_size(data) : (size_t)0);
-		goto fail;
-	}
-	seen = mw_calloc((size_t)n, sizeof(*seen));
-	for (i = 0; i < n; i++) {
-		json_t *item = json_array_get(data, (size_t)i);
-		json_t *index = json_object_get(item, "index");
-		json_t *emb = json_object_get(item, "embedding");
-		json_int_t at = index ? (json_is_integer(index) ? json_integer_value(index) : -1) : i;
-		size_t d, k;
-
-		if (at < 0 || at >= n || seen[at]) {
-			snprintf(req->last_err, sizeof(req->last_err), "data[%d] has a bad or repeated index", i);
-			goto fail;
-		}
-		seen[at] = true;
-		if (json_is_string(emb)) {
-			/* encoding_format "base64": little-endian float32 bytes */
-			size_t blen = 0;
-			unsigned char *raw = b64_decode(json_string_value(emb), json_string_length(emb), &blen);
-
-			if (!raw || blen == 0 || blen % 4 != 0 || blen / 4 > 65536) {
-				free(raw);
-				snprintf(req->last_err, sizeof(req->last_err), "data[%d].embedding is not base64 float32", i);
-				goto fail;
-			}
-			d = blen / 4;
-			if (embed_dims_check(req, &dims, d, n, &vecs, &v) < 0) {
-				free(raw);
-				goto fail;
-			}
-			vec_from_le_blob(raw, (int)d, vecs + (size_t)at * d);
-			free(raw);
-			for (k = 0; k < d; k++) {
-				if (!isfinite(vecs[(size_t)at * d + k])) {
-					snprintf(req->last_err, sizeof(req->last_err),
-					         "data[%d].embedding[%zu] is not a finite number", i, k);
-					goto fail;
-				}
-			}
-			continue;
-		}
-		if (!json_is_array(emb) || json_array_size(emb) == 0 || json_array_size(emb) > 65536) {
-			snprintf(req->last_err, sizeof(req->last_err), "data[%d].embedding is not an array of floats",
-			         i);
-			goto fail;
-		}
-		d = json_array_size(emb);
-		if (embed_dims_check(req, &dims, d, n, &vecs, &v) < 0)
-			goto fail;
-		for (k = 0; k < d; k++) {
-			json_t *x = json_array_get(emb, k);
-			float f = (float)json_number_value(x);
-
-			if (!json_is_number(x) || !isfinite(f)) {
-				snprintf(req->last_err, sizeof(req->last_err),
-				         "data[%d].embedding[%zu] is not a finite number", i, k);
-				goto fail;
-			}
-			vecs[(size_t)at * d + k] = f;
-		}
-	}
-	llm->stats[LLM_OP_EMBED].prompt_tokens +=
-	        (unsigned long long)json_long(json_object_get(root, "usage"), "prompt_tokens");
-	free(seen);
+	if (rc != LLM_PARSE_OK)
+		return rc == LLM_PARSE_WRONG_DIMS ? LLM_PERMANENT : LLM_TRANSIENT;
+	req->llm->stats[LLM_OP_EMBED].prompt_tokens += (unsigned long long)e.prompt_tokens;
 	req_detach(req, true);
-	req->embed_cb(req->arg, 0, vecs, n, dims, NULL);
+	req->embed_cb(req->arg, 0, e.vecs, req->n_inputs, e.dims, NULL);
 	req_free(req);
-	free(vecs);
+	free(e.vecs);
 	return LLM_DELIVERED;
-fail:
-	free(seen);
-	free(vecs);
-	return v;
 }
 
 /* A 2xx body: delivered, or why not in req->last_err. */
 static enum llm_verdict deliver(struct llm_req *req)
 {
-	json_error_t jerr;
 	json_t *root;
 	enum llm_verdict v;
 
-	root = req->resp ? json_loadb(req->resp, req->resp_len, 0, &jerr) : NULL;
-	if (!json_is_object(root)) {
-		snprintf(req->last_err, sizeof(req->last_err), "malformed response: %s",
-		         root        ? "not a JSON object"
-		         : req->resp ? jerr.text
-		                     : "empty body");
-		json_decref(root);
+	if (req->op == LLM_OP_EMBED)
+		return deliver_embed(req);
+	root = llm_parse_object(req->resp, req->resp_len, req->last_err, sizeof(req->last_err));
+	if (!root)
 		return LLM_TRANSIENT;
-	}
-	v = req->op == LLM_OP_CHAT ? deliver_chat(req, root) : deliver_embed(req, root);
+	v = deliver_chat(req, root);
 	json_decref(root);
 	return v;
 }

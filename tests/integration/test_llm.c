@@ -3,6 +3,7 @@
  * their timing, the in-flight cap, shutdown with requests pending, the Azure
  * flavour, and the API key kept out of logs and errstrs.
  */
+#include "hashembed.h"
 #include "llm.h"
 #include "log.h"
 #include "mockllm.h"
@@ -309,6 +310,66 @@ Test(llm, embeddings_in_order_with_dims, .timeout = 30)
 	event_base_free(base);
 	free(a.vecs);
 	free(b.vecs);
+	cr_expect_eq(mockllm_stop(m), 0);
+}
+
+/*
+ * encoding_format "base64" (read past jansson: llm_parse.c, jlift.c) and
+ * JSON numbers both give the mock's vectors, hashembed's: base64 bit for
+ * bit, numbers to float precision (the mock prints 9 digits of a double);
+ * base64 with the data reversed too (the lifted values follow the document,
+ * "index" the rows).
+ */
+Test(llm, embeddings_base64_and_numbers, .timeout = 30)
+{
+	struct mockllm *m = mockllm_start(0);
+	struct llm_opts o = opts_for(m);
+	struct event_base *base = event_base_new();
+	const char *texts[] = {"Loves sci-fi films", "What films do I love?", "Lives in Lisbon", "Caf\xc3\xa9 / tea"};
+	struct embed_res rn = {0}, rb = {0}, rr = {0};
+	struct llm *num, *b64;
+	float want[DIMS];
+	int done = 0, i, k, asked_b64 = 0;
+	json_t *reqs, *r;
+	size_t at;
+
+	num = llm_new(base, &o);
+	o.embedding_base64 = true;
+	b64 = llm_new(base, &o);
+	cr_assert(num && b64);
+	rn.done = rb.done = rr.done = &done;
+	cr_assert_eq(llm_embed(num, texts, 4, on_embed, &rn), 0);
+	cr_assert_eq(llm_embed(b64, texts, 4, on_embed, &rb), 0);
+	cr_assert(run_until(base, &done, 2, 10000));
+	mockllm_fault(m, "{\"next\":[{\"kind\":\"reverse\"}]}");
+	cr_assert_eq(llm_embed(b64, texts, 4, on_embed, &rr), 0);
+	cr_assert(run_until(base, &done, 3, 10000));
+	cr_assert_eq(rn.status, 0, "%s", rn.err);
+	cr_assert_eq(rb.status, 0, "%s", rb.err);
+	cr_assert_eq(rr.status, 0, "%s", rr.err);
+	cr_assert(rn.dims == DIMS && rb.dims == DIMS && rr.dims == DIMS);
+	for (i = 0; i < 4; i++) {
+		hashembed(HASHEMBED_SPARSE, texts[i], DIMS, want);
+		cr_expect_arr_eq(rb.vecs + i * DIMS, want, sizeof(want), "base64 \"%s\"", texts[i]);
+		cr_expect_arr_eq(rr.vecs + i * DIMS, want, sizeof(want), "base64 reversed \"%s\"", texts[i]);
+		for (k = 0; k < DIMS; k++)
+			cr_expect_float_eq(rn.vecs[i * DIMS + k], want[k], 1e-6, "numbers \"%s\"[%d]", texts[i], k);
+	}
+	reqs = mockllm_requests(m);
+	json_array_foreach (reqs, at, r) {
+		const char *f = json_string_value(json_object_get(json_object_get(r, "body"), "encoding_format"));
+
+		asked_b64 += f && strcmp(f, "base64") == 0;
+	}
+	cr_expect_eq(json_array_size(reqs), 3);
+	cr_expect_eq(asked_b64, 2);
+	json_decref(reqs);
+	llm_free(num);
+	llm_free(b64);
+	event_base_free(base);
+	free(rn.vecs);
+	free(rb.vecs);
+	free(rr.vecs);
 	cr_expect_eq(mockllm_stop(m), 0);
 }
 
