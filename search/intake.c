@@ -195,8 +195,42 @@ void intake_step(struct app *a)
 		a->istate = INTAKE_DOWN;
 }
 
-/* [[id, [field, value, ...]], ...] */
-static int start_entries(struct app *a, const redisReply *entries, bool claimed)
+/*
+ * A reclaim: the idle pending requests XPENDING listed, with how often
+ * each was delivered before (XAUTOCLAIM then delivers it once more).
+ */
+struct claim {
+	struct app *a;
+	int n;
+	char **ids;
+	long *deliveries;
+	bool full;			/* XPENDING gave all it was asked for: more may wait */
+};
+
+static void claim_free(struct claim *c)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->ids[i]);
+	free(c->ids);
+	free(c->deliveries);
+	free(c);
+}
+
+/* Deliveries counting the reclaim's own; 1 for an entry that became idle after XPENDING looked. */
+static long claim_deliveries(const struct claim *c, const char *id)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->ids[i], id) == 0)
+			return c->deliveries[i] + 1;
+	return 1;
+}
+
+/* [[id, [field, value, ...]], ...]; c: a reclaim's (NULL for a read: first deliveries). */
+static int start_entries(struct app *a, const redisReply *entries, const struct claim *c)
 {
 	int n = 0;
 	size_t i;
@@ -208,9 +242,9 @@ static int start_entries(struct app *a, const redisReply *entries, bool claimed)
 
 		if (!id || id->type != REDIS_REPLY_STRING)
 			continue;
-		if (claimed && sreq_in_flight(a, id->str))
+		if (c && sreq_in_flight(a, id->str))
 			continue;
-		sreq_start_entry(a, id->str, rcmd_elem(e, 1));
+		sreq_start_entry(a, id->str, rcmd_elem(e, 1), c ? claim_deliveries(c, id->str) : 1);
 		n++;
 	}
 	return n;
@@ -287,10 +321,16 @@ bool intake_busy(const struct app *a)
 
 /* ---- reclaiming a dead replica's entries ---- */
 
+/*
+ * XPENDING (idle past MEM0_CLAIM_IDLE_MS) first, for the delivery counts,
+ * then XAUTOCLAIM: a request delivered more than MEM0_MAX_DELIVERIES times
+ * took down or stalled every replica that ran it, so it is answered
+ * "internal" and acknowledged rather than run again (sreq_start_entry).
+ */
 static void claim_done(void *arg, redisReply *reply, const char *errstr)
 {
-	struct app *a = arg;
-	const redisReply *cursor;
+	struct claim *c = arg;
+	struct app *a = c->a;
 	int n;
 
 	a->claiming = false;
@@ -299,28 +339,66 @@ static void claim_done(void *arg, redisReply *reply, const char *errstr)
 			log_warn("XAUTOCLAIM %s: %s", a->cfg.search_stream, reply->str);
 		else if (!reply)
 			log_debug("XAUTOCLAIM: %s", errstr);
-		snprintf(a->claim_cursor, sizeof(a->claim_cursor), "0-0");
+		claim_free(c);
 		app_maybe_finish(a);
 		return;
 	}
-	cursor = rcmd_elem(reply, 0);
-	snprintf(a->claim_cursor, sizeof(a->claim_cursor), "%s",
-		 cursor && cursor->type == REDIS_REPLY_STRING ? cursor->str : "0-0");
-	n = start_entries(a, rcmd_elem(reply, 1), true);
+	n = start_entries(a, rcmd_elem(reply, 1), c);
 	if (n > 0)
 		log_info("reclaimed %d request(s) left pending by another consumer", n);
-	/* more to scan: go on at once rather than at the next tick */
-	if (strcmp(a->claim_cursor, "0-0") != 0 && !a->stopping)
+	/* more to claim: go on at once rather than at the next tick */
+	if (n > 0 && c->full && !a->stopping)
 		intake_claim_tick(-1, 0, a);
+	claim_free(c);
 	app_maybe_finish(a);
+}
+
+static void pending_done(void *arg, redisReply *reply, const char *errstr)
+{
+	struct app *a = arg;
+	char idle[16], count[16];
+	const char *argv[8] = { "XAUTOCLAIM", a->cfg.search_stream, a->cfg.search_group, a->cfg.consumer, idle,
+				"0-0", "COUNT", count };
+	struct claim *c;
+	size_t i;
+
+	if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 || a->stopping) {
+		if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOGROUP", 7) != 0)
+			log_warn("XPENDING %s: %s", a->cfg.search_stream, reply->str);
+		else if (!reply)
+			log_debug("XPENDING: %s", errstr);
+		a->claiming = false;
+		app_maybe_finish(a);
+		return;
+	}
+	c = mw_calloc(1, sizeof(*c));
+	c->a = a;
+	c->full = reply->elements >= (size_t)a->claim_asked;
+	c->ids = mw_calloc(reply->elements, sizeof(*c->ids));
+	c->deliveries = mw_calloc(reply->elements, sizeof(*c->deliveries));
+	for (i = 0; i < reply->elements; i++) {
+		const redisReply *id = rcmd_elem(reply->element[i], 0), *d = rcmd_elem(reply->element[i], 3);
+
+		if (!id || id->type != REDIS_REPLY_STRING || !d || d->type != REDIS_REPLY_INTEGER)
+			continue;
+		c->ids[c->n] = mw_strdup(id->str);
+		c->deliveries[c->n] = (long)d->integer;
+		c->n++;
+	}
+	snprintf(idle, sizeof(idle), "%d", a->cfg.claim_idle_ms);
+	snprintf(count, sizeof(count), "%zu", reply->elements);
+	if (rcmd_command(a->cmd, 8, argv, NULL, claim_done, c) < 0) {
+		claim_free(c);
+		a->claiming = false;
+		app_maybe_finish(a);
+	}
 }
 
 void intake_claim_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct app *a = arg;
 	char idle[16], count[16];
-	const char *argv[8] = { "XAUTOCLAIM", a->cfg.search_stream, a->cfg.search_group, a->cfg.consumer, idle,
-				a->claim_cursor, "COUNT", count };
+	const char *argv[8] = { "XPENDING", a->cfg.search_stream, a->cfg.search_group, "IDLE", idle, "-", "+", count };
 	int room = a->max_inflight - a->inflight;
 
 	(void)fd;
@@ -328,7 +406,8 @@ void intake_claim_tick(evutil_socket_t fd, short what, void *arg)
 	if (a->stopping || a->claiming || room <= 0 || !rcmd_connected(a->cmd) || !store_ready(a->store))
 		return;
 	snprintf(idle, sizeof(idle), "%d", a->cfg.claim_idle_ms);
-	snprintf(count, sizeof(count), "%d", room < CLAIM_COUNT ? room : CLAIM_COUNT);
-	if (rcmd_command(a->cmd, 8, argv, NULL, claim_done, a) == 0)
+	a->claim_asked = room < CLAIM_COUNT ? room : CLAIM_COUNT;
+	snprintf(count, sizeof(count), "%d", a->claim_asked);
+	if (rcmd_command(a->cmd, 8, argv, NULL, pending_done, a) == 0)
 		a->claiming = true;
 }

@@ -184,7 +184,6 @@ static int serve(struct app *a, const struct opts *o)
 	a->max_inflight = (int)o->max_inflight;
 	a->exec_cap_ms = a->cfg.claim_idle_ms / 2 < EXEC_CAP_MAX_MS ? a->cfg.claim_idle_ms / 2 : EXEC_CAP_MAX_MS;
 	a->reader_id = -1;
-	snprintf(a->claim_cursor, sizeof(a->claim_cursor), "0-0");
 
 	a->store = store_open(a->base, &a->cfg, true, err, sizeof(err));
 	if (!a->store) {

@@ -155,7 +155,7 @@ static void parse_fields(struct sreq *r, const redisReply *fields, int limit_max
 	r->valid = sproto_parse(names, nl, values, vl, n, limit_max, &r->rq, r->err, sizeof(r->err)) == 0;
 }
 
-void sreq_start_entry(struct app *a, const char *entry_id, const redisReply *fields)
+void sreq_start_entry(struct app *a, const char *entry_id, const redisReply *fields, long deliveries)
 {
 	struct sreq *r = mw_calloc(1, sizeof(*r));
 	long long now;
@@ -185,6 +185,18 @@ void sreq_start_entry(struct app *a, const char *entry_id, const redisReply *fie
 	if (!r->valid) {
 		ulog_info(-1, r->entry, "bad request: %s", r->err);
 		sreq_answer_error(r, "bad_request", r->err);
+		sreq_release(r);
+		return;
+	}
+	if (deliveries > a->cfg.max_deliveries) {
+		char msg[192];
+
+		ulog_warn(r->rq.user, r->entry, "%s delivered %ld times without an answer (MEM0_MAX_DELIVERIES=%d): "
+			  "answered internal, not run again", sproto_op_name(r->rq.op), deliveries,
+			  a->cfg.max_deliveries);
+		snprintf(msg, sizeof(msg), "the request was delivered %ld times without an answer (a replica that ran "
+			 "it stopped or stalled); it is not run again", deliveries);
+		sreq_answer_error(r, "internal", msg);
 		sreq_release(r);
 		return;
 	}

@@ -51,8 +51,8 @@ struct app {
 	/* intake (intake.c) */
 	enum intake_state istate;
 	long long reader_id;		/* CLIENT ID of the read connection, -1 unknown */
-	bool claiming;			/* an XAUTOCLAIM in flight */
-	char claim_cursor[48];
+	bool claiming;			/* an XPENDING + XAUTOCLAIM in flight */
+	int claim_asked;		/* the XPENDING's COUNT */
 
 	/* requests in flight (request.c) */
 	struct sreq *head;
@@ -97,7 +97,8 @@ struct sreq {
 };
 
 /* Takes a stream entry (id + flat field/value array) just delivered; starts it. */
-void sreq_start_entry(struct app *a, const char *entry_id, const redisReply *fields);
+/* deliveries: 1 for a first read; a reclaim's count (over MEM0_MAX_DELIVERIES: answered, not run). */
+void sreq_start_entry(struct app *a, const char *entry_id, const redisReply *fields, long deliveries);
 /* Is this entry already being worked on here? */
 bool sreq_in_flight(const struct app *a, const char *entry_id);
 /*

@@ -424,3 +424,54 @@ Test(search_proto, dead_replica_entries_reclaimed, .init = tenv_require_servers,
 	cr_expect_eq(redis_int(f.rc, "XPENDING %s %s", f.d.stream, "memsearch"), 0);
 	fx_close(&f);
 }
+
+/*
+ * A request that every replica taking it died on (its delivery count past
+ * MEM0_MAX_DELIVERIES) is answered "internal" and acknowledged when
+ * reclaimed, not run again; a request delivered fewer times still runs.
+ */
+Test(search_proto, request_delivered_too_often_not_run_again, .init = tenv_require_servers, .timeout = 120)
+{
+	struct fx f;
+	char *env[] = { (char *)"MEM0_CLAIM_IDLE_MS=600", (char *)"MEM0_MAX_DELIVERIES=3", NULL };
+	char keys[2][128], ids[2][64], u[64];
+	redisReply *r;
+	json_t *j;
+	int i;
+
+	fx_open(&f, env);
+	stest_daemon_stop(&f.d);
+	for (i = 0; i < 2; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "mem0:reply:%s", tenv_unique("poison", u, sizeof(u)));
+		r = redisCommand(f.rc, "XADD %s * op stats user_db_id 1 reply_to %s", f.d.stream, keys[i]);
+		cr_assert(r && r->type == REDIS_REPLY_STRING);
+		snprintf(ids[i], sizeof(ids[i]), "%s", r->str);
+		freeReplyObject(r);
+	}
+	r = redisCommand(f.rc, "XREADGROUP GROUP memsearch dead-replica COUNT 10 STREAMS %s >", f.d.stream);
+	freeReplyObject(r);
+	/* the first as if three replicas had read it and died: delivered 3 times; the second once */
+	r = redisCommand(f.rc, "XCLAIM %s memsearch dead-replica 0 %s RETRYCOUNT 3 JUSTID", f.d.stream, ids[0]);
+	freeReplyObject(r);
+	{
+		struct stest_daemon first = f.d;
+
+		stest_daemon_start_replica(&f.d, &first, DIMS, tenv_redis_port(), env);
+	}
+	for (i = 0; i < 2; i++) {
+		r = redisCommand(f.rc, "BLPOP %s 5", keys[i]);
+		cr_assert(r && r->type == REDIS_REPLY_ARRAY, "request %d was not reclaimed and answered", i);
+		j = json_loads(r->element[1]->str, 0, NULL);
+		if (i == 0) {
+			cr_expect_str_eq(stest_error_code(j), "internal", "%s", r->element[1]->str);
+			cr_expect(strstr(r->element[1]->str, "delivered 4 times"), "%s", r->element[1]->str);
+		} else {
+			cr_expect(stest_ok(j), "delivered twice: runs: %s", r->element[1]->str);
+		}
+		json_decref(j);
+		freeReplyObject(r);
+	}
+	usleep(100000);
+	cr_expect_eq(redis_int(f.rc, "XPENDING %s %s", f.d.stream, "memsearch"), 0, "both acknowledged");
+	fx_close(&f);
+}
