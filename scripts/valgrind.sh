@@ -7,7 +7,7 @@
 # mockllm) but not the servers or shell helpers. Any error report fails;
 # leaks count when definite ("possibly lost" blocks are Criterion's own
 # nanomsg threads at exit).
-#   bash scripts/valgrind.sh [ctest -R regex]
+#   bash scripts/valgrind.sh [PART]   (only the test binaries whose name contains PART)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/valgrind
