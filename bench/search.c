@@ -60,6 +60,7 @@ struct opts {
 	int conc[8], nconc;
 	int requests, heavy_requests;
 	int recall;
+	int ef_search;
 	bool no_floor;
 };
 
@@ -604,7 +605,7 @@ static double explain_search(PGconn *pg, const struct opts *o, int user, const f
 	double ms = 0, m;
 	PGresult *r;
 
-	store_pg_search_sql(&q, &sql);
+	store_pg_search_sql(&q, o->ef_search, &sql);
 	snprintf(uid, sizeof(uid), "%d", user);
 	snprintf(lim, sizeof(lim), "%d", LIMIT);
 	snprintf(ef, sizeof(ef), "%d", sql.ef_search);
@@ -841,14 +842,15 @@ static void usage(void)
 		"       --embedding: the mock LLM's (common/hashembed.h), sparse unless told: the same for load,\n"
 		"         run and explain as for the mock\n"
 		"       run: --redis-port P [--stream mem0:search] [--concurrency 1,32] [--requests 2000]\n"
-		"         [--heavy-requests 500] [--recall 200] [--no-floor]\n");
+		"         [--heavy-requests 500] [--recall 200] [--no-floor] [--ef-search 100]\n"
+		"       --ef-search: memsearch's MEM0_HNSW_EF_SEARCH, for the SQL floor and explain\n");
 }
 
 int bench_search(int argc, char **argv)
 {
 	struct opts o = { .stream = "mem0:search", .users = 10000, .per_user = 100, .heavy = 50000, .dims = 1536,
 			  .embedding = HASHEMBED_SPARSE, .seed = 1, .conc = { 1, 32 }, .nconc = 2, .requests = 2000,
-			  .heavy_requests = 500, .recall = 200 };
+			  .heavy_requests = 500, .recall = 200, .ef_search = STORE_PG_EF_SEARCH_DEFAULT };
 	const char *mode;
 	int i;
 
@@ -896,6 +898,8 @@ int bench_search(int argc, char **argv)
 			o.heavy_requests = atoi(v);
 		else if (strcmp(a, "--recall") == 0)
 			o.recall = atoi(v);
+		else if (strcmp(a, "--ef-search") == 0)
+			o.ef_search = atoi(v);
 		else if (strcmp(a, "--concurrency") == 0) {
 			char *copy = strdup(v), *save = NULL, *t;
 

@@ -10,6 +10,7 @@
 #   bash bench/search.sh [--users 10000] [--per-user 100] [--heavy 50000] [--dims 1536] [--hnsw] [--user-hnsw]
 #        [--embedding dense|sparse] [--requests 2000] [--heavy-requests 500] [--concurrency 1,32]
 #        [--recall 200] [--no-floor] [--plans] [--data DIR] [--shared-buffers 4GB] [--prewarm]
+#        [--ef-search 100]   (MEM0_HNSW_EF_SEARCH: the HNSW searches' candidate list)
 # --embedding: the mock's word-hash vectors (common/hashembed.h), the same
 # kind for the loaded corpus, the mock and mwbench's recall. dense (the
 # default) spreads every word over every component, as real embeddings do:
@@ -24,6 +25,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/bench
 USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false USER_HNSW=false EMBEDDING=dense
 REQUESTS=2000 HEAVY_REQUESTS=500 CONC=1,32 RECALL=200 FLOOR="" PLANS=false DATA="" SHARED_BUFFERS=4GB PREWARM=false
+EF_SEARCH=100
 while [ $# -gt 0 ]; do
 	case $1 in
 	--users) USERS=$2; shift 2 ;;
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
 	--data) DATA=$2; shift 2 ;;
 	--shared-buffers) SHARED_BUFFERS=$2; shift 2 ;;
 	--prewarm) PREWARM=true; shift ;;
+	--ef-search) EF_SEARCH=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -132,6 +135,7 @@ MOCK_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/mock.out")
 
 STREAM=bench:search:$$
 MEM0_MODELS=openai OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 MEM0_SEARCH_STREAM=$STREAM MEM0_LOG_LEVEL=info \
+	MEM0_HNSW_EF_SEARCH=$EF_SEARCH \
 	"$BUILD/memsearch" 2>"$TMP/memsearch.log" &
 SPID=$!
 PIDS+=($SPID)
@@ -143,11 +147,12 @@ done
 echo "== search: limit 10, mock $EMBEDDING embeddings at 0 ms, $(nproc) cores shared by every process"
 if [ "$PLANS" = true ]; then
 	"$BUILD/mwbench" search explain --pg "$CONNINFO" --users "$USERS" --per-user "$PER_USER" --heavy "$HEAVY" \
-		--dims "$DIMS" --embedding "$EMBEDDING"
+		--dims "$DIMS" --embedding "$EMBEDDING" --ef-search "$EF_SEARCH"
 fi
 "$BUILD/mwbench" search run --pg "$CONNINFO" --redis-port "$REDIS_PORT" --stream "$STREAM" --users "$USERS" \
 	--per-user "$PER_USER" --heavy "$HEAVY" --dims "$DIMS" --embedding "$EMBEDDING" --concurrency "$CONC" \
-	--requests "$REQUESTS" --heavy-requests "$HEAVY_REQUESTS" --recall "$RECALL" $FLOOR
+	--requests "$REQUESTS" --heavy-requests "$HEAVY_REQUESTS" --recall "$RECALL" \
+	--ef-search "$EF_SEARCH" $FLOOR
 # CPU seconds over the whole run, per program (the cores are shared by all of them)
 cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo "?"; }
 PGMAIN=$(head -1 "$TMP/pg/postmaster.pid")

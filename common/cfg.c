@@ -80,6 +80,8 @@ const struct cfg_var cfg_vars[] = {
 	INT("MEM0_SEARCH_LIMIT_MAX", "100", 1, 1000, search_limit_max, "largest search limit"),
 	INT("MEM0_REPLY_TTL_MS", "60000", 1000, 3600000, reply_ttl_ms, "expiry of read-path reply keys"),
 	BOOL("MEM0_HNSW", "false", hnsw, "keep an HNSW index (very large users)"),
+	INT("MEM0_HNSW_EF_SEARCH", "100", 10, 1000, hnsw_ef_search,
+	    "HNSW candidate list of a very large user's search: recall against speed (at least 2 x limit)"),
 	BOOL("MEM0_PG_PREPARE", "true", pg_prepare,
 	     "named prepared statements for the hot queries (false behind a pooler that keeps none)"),
 	STR("MEM0_METRICS_ADDR", NULL, metrics_addr, "host:port for /metrics, /healthz, /readyz"),

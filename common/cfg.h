@@ -77,6 +77,7 @@ struct cfg {
 	int search_limit_max;
 	int reply_ttl_ms;
 	bool hnsw;
+	int hnsw_ef_search;
 	bool pg_prepare;
 	char *metrics_addr;
 	int trim_keep_days;		/* 0 = the worker never trims */

@@ -66,6 +66,7 @@ static struct store *open_pg(struct event_base *base, const struct cfg *cfg, boo
 	struct store *s = store_pg_new(base, conninfo, cfg->embedding_dims, STORE_PG_CONNS);
 
 	store_pg_set_prepare(s, cfg->pg_prepare);
+	store_pg_set_ef_search(s, cfg->hnsw_ef_search);
 	free(conninfo);
 	return s;
 }

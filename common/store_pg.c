@@ -8,6 +8,7 @@
 #include "log.h"
 #include "pgconn.h"
 #include "store.h"
+#include "store_pg_read.h"
 #include "vec.h"
 
 #include <stdio.h>
@@ -21,7 +22,18 @@ struct store_pg {
 	struct pgconn **conns;
 	int nconns;
 	struct store_pg_hnsw_users *hnsw_users;	/* store_pg_read.c's */
+	int ef_search;
 };
+
+int store_pg_ef_search(struct store *s)
+{
+	return ((struct store_pg *)s)->ef_search;
+}
+
+void store_pg_set_ef_search(struct store *s, int ef_search)
+{
+	((struct store_pg *)s)->ef_search = ef_search;
+}
 
 struct store_pg_hnsw_users **store_pg_hnsw_users_slot(struct store *s)
 {
@@ -448,6 +460,7 @@ struct store *store_pg_new(struct event_base *base, const char *conninfo, int di
 	p->base.vt = &pg_vt;
 	p->base.dims = dims;
 	p->nconns = nconns > 0 ? nconns : 1;
+	p->ef_search = STORE_PG_EF_SEARCH_DEFAULT;
 	p->conns = mw_calloc((size_t)p->nconns, sizeof(*p->conns));
 	for (i = 0; i < p->nconns; i++) {
 		char name[32];

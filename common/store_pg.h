@@ -16,6 +16,8 @@ struct store *store_pg_new(struct event_base *base, const char *conninfo, int di
 
 /* Named prepared statements for the hot queries (default on; see pgconn.h). */
 void store_pg_set_prepare(struct store *s, bool on);
+/* hnsw.ef_search of HNSW searches (default STORE_PG_EF_SEARCH_DEFAULT). */
+void store_pg_set_ef_search(struct store *s, int ef_search);
 
 /* ---- internal to store_pg*.c: shared by the ingest and read-path halves ---- */
 #include "store.h"
@@ -64,6 +66,7 @@ struct pgconn *store_pg_conn_for(struct store *s, long long user);
 /* The read path's list of HNSW users (store_pg_read.c makes it), kept by the store. */
 struct store_pg_hnsw_users;
 struct store_pg_hnsw_users **store_pg_hnsw_users_slot(struct store *s);
+int store_pg_ef_search(struct store *s);
 /* Before the connections close: searches waiting for the list fail ("shutting down"). */
 void store_pg_read_close(struct store *s);
 /* After they closed. */

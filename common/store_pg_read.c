@@ -27,8 +27,6 @@
 #include <string.h>
 #include <time.h>
 
-/* hnsw.ef_search: at least this, and at least twice the limit (pgvector's maximum is 1000). */
-#define STORE_PG_EF_SEARCH_MIN 100
 
 /* ---- shared ---- */
 
@@ -169,9 +167,9 @@ static const char sql_hnsw_setup[] =
 	"SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', $1, true), "
 	"set_config('jit', 'off', true), set_config('enable_sort', 'off', true)";
 
-void store_pg_search_sql(const struct store_search *q, struct store_pg_search_sql *out)
+void store_pg_search_sql(const struct store_search *q, int ef_search, struct store_pg_search_sql *out)
 {
-	int ef = 2 * q->limit > STORE_PG_EF_SEARCH_MIN ? 2 * q->limit : STORE_PG_EF_SEARCH_MIN, n;
+	int ef = 2 * q->limit > ef_search ? 2 * q->limit : ef_search, n;
 
 	out->ef_search = ef > 1000 ? 1000 : ef;
 	/* a narrowed search is always exact: a session or a filter can be far smaller than the user */
@@ -392,7 +390,7 @@ int store_pg_search(struct store *s, const struct store_search *q, store_mems_cb
 		so->vals[p++] = so->filters = mw_strdup(q->filters);
 	if (q->threshold > 0)
 		so->vals[p++] = so->thr;
-	store_pg_search_sql(q, &so->sql);
+	store_pg_search_sql(q, store_pg_ef_search(s), &so->sql);
 	so->nparams = so->sql.nparams;
 	snprintf(so->ef, sizeof(so->ef), "%d", so->sql.ef_search);
 	if (!so->sql.choice[0]) {

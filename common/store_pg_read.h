@@ -21,6 +21,9 @@
 /* A user's own HNSW index: this prefix and the user id, partial on user_id (memctl hnsw). */
 #define STORE_PG_USER_INDEX_PREFIX "mem0_memories_hnsw_u"
 
+/* hnsw.ef_search unless set (MEM0_HNSW_EF_SEARCH, store_pg_set_ef_search); never under 2 x limit. */
+#define STORE_PG_EF_SEARCH_DEFAULT 100
+
 /* How long the store trusts its list of HNSW users before reading it again (in the background). */
 #define STORE_PG_HNSW_USERS_TTL_MS 10000
 
@@ -44,6 +47,7 @@ struct store_pg_search_sql {
 	int ef_search;
 };
 
-void store_pg_search_sql(const struct store_search *q, struct store_pg_search_sql *out);
+/* ef_search: the candidate list asked for (raised to 2 x limit, at most 1000). */
+void store_pg_search_sql(const struct store_search *q, int ef_search, struct store_pg_search_sql *out);
 
 #endif

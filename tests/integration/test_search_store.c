@@ -411,7 +411,7 @@ static void plan_hnsw_index(PGconn *conn, int user, const float *v, char *index,
 	size_t len = 0;
 	int i;
 
-	store_pg_search_sql(&q, &sql);
+	store_pg_search_sql(&q, STORE_PG_EF_SEARCH_DEFAULT, &sql);
 	snprintf(uid, sizeof(uid), "%d", user);
 	snprintf(minrows, sizeof(minrows), "%d", STORE_PG_HNSW_MIN_ROWS);
 	snprintf(ef, sizeof(ef), "%d", sql.ef_search);
@@ -645,4 +645,22 @@ Test(search_store, user_index_built_used_and_dropped, .init = tenv_require_serve
 	free(out);
 	cr_expect_eq(indexes_named(f.conn, 1001), 0);
 	fx_close(&f);
+}
+
+/* MEM0_HNSW_EF_SEARCH reaches the HNSW search's candidate list; never under 2 x limit, never over 1000. */
+Test(search_store, ef_search_from_setting_and_limit)
+{
+	struct store_search q = { .user = 1, .limit = 10 };
+	struct store_pg_search_sql sql;
+
+	store_pg_search_sql(&q, 40, &sql);
+	cr_expect_eq(sql.ef_search, 40);
+	store_pg_search_sql(&q, 300, &sql);
+	cr_expect_eq(sql.ef_search, 300);
+	q.limit = 200;
+	store_pg_search_sql(&q, 40, &sql);
+	cr_expect_eq(sql.ef_search, 400);
+	q.limit = 800;
+	store_pg_search_sql(&q, 40, &sql);
+	cr_expect_eq(sql.ef_search, 1000);
 }
