@@ -44,7 +44,7 @@ const struct cfg_var cfg_vars[] = {
 	STR("MEM0_SEARCH_STREAM", "mem0:search", search_stream, "read-path request stream key"),
 	STR("MEM0_SEARCH_GROUP", "memsearch", search_group, "read-path consumer group"),
 	STR("MEM0_CONSUMER", NULL, consumer, "consumer name (default host:pid)"),
-	INT("MEM0_STREAM_SHARDS", "1", 1, 1024, stream_shards, "ingest stream shards"),
+	INT("MEM0_STREAM_SHARDS", "1", 1, 1024, stream_shards, "ingest stream shards (only 1 in this version)"),
 	ENUM("MEM0_MODELS", "local", models_names, models, "models: local (embedded), openai, azure"),
 	SECRET("OPENAI_API_KEY", openai_api_key, "API key for MEM0_MODELS=openai"),
 	STR("OPENAI_BASE_URL", "https://api.openai.com/v1", openai_base_url, "any OpenAI-compatible server"),
@@ -426,6 +426,12 @@ int cfg_load(struct cfg *cfg, int *argc, char **argv, const char *env_file, FILE
 	if (cfg->database_url && strncmp(cfg->database_url, "postgres://", 11) != 0 &&
 	    strncmp(cfg->database_url, "postgresql://", 13) != 0) {
 		fprintf(err, "DATABASE_URL: must start with postgres:// or postgresql://\n");
+		rc = -1;
+	}
+	if (cfg->stream_shards != 1) {
+		/* designed (DESIGN.md, scaling past one machine), not built: refuse rather than ignore */
+		fprintf(err, "MEM0_STREAM_SHARDS: %d, but this version consumes one ingest stream; only 1 is "
+			     "supported\n", cfg->stream_shards);
 		rc = -1;
 	}
 	if (cfg->metrics_addr && cfg->metrics_addr[0] && !strrchr(cfg->metrics_addr, ':')) {

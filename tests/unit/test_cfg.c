@@ -295,3 +295,22 @@ Test(log, redact_url)
 	cr_expect_str_eq(log_redact_url("host=h password='p w' user=u", out, sizeof(out)),
 			 "host=h password=*** user=u");
 }
+
+/* Sharding is designed, not built: anything but one stream is refused in one line, not ignored. */
+Test(cfg, stream_shards_other_than_one_refused)
+{
+	const char *words[] = { "--stream-shards", "4" };
+	struct cfg cfg;
+	char *err = NULL;
+
+	clear_env();
+	cr_expect_eq(load(&cfg, &err, 2, words), -1);
+	cr_expect(strncmp(err, "MEM0_STREAM_SHARDS: 4, but", 26) == 0, "%s", err);
+	cr_expect_eq(strchr(err, '\n'), err + strlen(err) - 1, "one line: %s", err);
+	free(err);
+	cfg_free(&cfg);
+	cr_expect_eq(load(&cfg, &err, 0, words), 0, "%s", err);
+	cr_expect_eq(cfg.stream_shards, 1);
+	free(err);
+	cfg_free(&cfg);
+}
