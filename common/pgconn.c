@@ -31,7 +31,7 @@ struct pg_job {
 	bool failed;
 	char errstr[512];
 	char sqlstate[6];
-	bool internal;			/* our own ROLLBACK after a failed transaction */
+	const char *internal;		/* our own statement (what it is, for the log), not a caller's */
 	int *slot;			/* per statement: its prepared slot, or -1 (unnamed) */
 	int *parsing;			/* slots whose Parse this job sent ahead of its statements */
 	int nparsing, parsed;		/* ... and how many of their results came back */
@@ -63,6 +63,7 @@ struct pgconn {
 
 	bool prepare;
 	struct prepared prep[MAX_PREPARED];	/* slot k is the statement "mw_<k>" */
+	char *session_sql;		/* run first on every new session */
 };
 
 static void start_connect(struct pgconn *c);
@@ -103,7 +104,7 @@ static void job_finish(struct pgconn *c, struct pg_job *j)
 	if (!j->internal) {
 		j->cb(j->arg, !j->failed, j->results, j->n, j->failed ? j->errstr : NULL, j->sqlstate);
 	} else if (j->failed) {
-		log_warn("pg %s: rollback after a failed job failed: %s", c->name, j->errstr);
+		log_warn("pg %s: %s failed: %s", c->name, j->internal, j->errstr);
 	}
 	job_free(j);
 }
@@ -235,7 +236,7 @@ static void record_error(struct pg_job *j, const PGresult *r, PGconn *conn)
 	snprintf(j->sqlstate, sizeof(j->sqlstate), "%s", st ? st : "");
 }
 
-static void submit_rollback(struct pgconn *c);
+static void submit_internal(struct pgconn *c, const char *sql, const char *what);
 
 /* Reads every result that is ready and completes jobs at their sync. */
 static void read_results(struct pgconn *c)
@@ -273,7 +274,7 @@ static void read_results(struct pgconn *c)
 			if (!c->conn)
 				return;	/* the callback closed us */
 			if (PQtransactionStatus(c->conn) == PQTRANS_INERROR)
-				submit_rollback(c);
+				submit_internal(c, "ROLLBACK", "rollback after a failed job");
 			continue;
 		}
 		if (j->got < j->n) {
@@ -299,6 +300,11 @@ static void connected(struct pgconn *c)
 		log_info("pg %s: connected", c->name);
 	c->backoff_ms = 0;
 	watch(c, true, false);
+	/* ahead of every job, in the same pipeline */
+	if (c->session_sql)
+		submit_internal(c, c->session_sql, "session setup");
+	if (!c->conn)
+		return;
 	set_state(c, PGC_READY);
 }
 
@@ -480,12 +486,12 @@ static int send_job(struct pgconn *c, struct pg_job *j, const struct pg_stmt *st
 	return 0;
 }
 
-static void submit_rollback(struct pgconn *c)
+static void submit_internal(struct pgconn *c, const char *sql, const char *what)
 {
 	struct pg_job *j = mw_calloc(1, sizeof(*j));
-	struct pg_stmt s = { .sql = "ROLLBACK" };
+	struct pg_stmt s = { .sql = sql };
 
-	j->internal = true;
+	j->internal = what;
 	j->n = 1;
 	j->results = mw_calloc(1, sizeof(PGresult *));
 	if (send_job(c, j, &s, 1) < 0) {
@@ -522,6 +528,14 @@ void pgconn_set_prepare(struct pgconn *c, bool on)
 	c->prepare = on;
 }
 
+void pgconn_set_session(struct pgconn *c, const char *sql)
+{
+	free(c->session_sql);
+	c->session_sql = sql ? mw_strdup(sql) : NULL;
+	if (c->session_sql && c->state == PGC_READY)
+		submit_internal(c, c->session_sql, "session setup");
+}
+
 bool pgconn_ready(const struct pgconn *c)
 {
 	return c->state == PGC_READY;
@@ -540,6 +554,7 @@ void pgconn_free(struct pgconn *c)
 	fail_all(c, "shutting down");
 	drop_conn(c);
 	event_free(c->retry);
+	free(c->session_sql);
 	free(c->conninfo);
 	free(c);
 }

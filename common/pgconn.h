@@ -60,6 +60,12 @@ int pgconn_submit(struct pgconn *c, const struct pg_stmt *stmts, int n, pgconn_c
 /* Named prepared statements for pg_stmt.prepare (default on). */
 void pgconn_set_prepare(struct pgconn *c, bool on);
 
+/*
+ * A statement (a SET, say) run first on every new session, ahead of any
+ * job in the same pipeline; NULL for none. A failure is logged, not fatal.
+ */
+void pgconn_set_session(struct pgconn *c, const char *sql);
+
 bool pgconn_ready(const struct pgconn *c);
 int pgconn_inflight(const struct pgconn *c);
 

@@ -66,6 +66,15 @@ static struct store *open_pg(struct event_base *base, const struct cfg *cfg, boo
 	struct store *s = store_pg_new(base, conninfo, cfg->embedding_dims, STORE_PG_CONNS);
 
 	store_pg_set_prepare(s, cfg->pg_prepare);
+	/*
+	 * The read path's prepared statements filter on user_id = $1: their
+	 * generic plan is the same B-tree plan a custom one finds, but
+	 * PostgreSQL's estimates rarely say so and it would plan every search
+	 * again. The HNSW search asks for a custom plan in its own transaction
+	 * (a user's own index is partial: it matches a plan made for the value).
+	 */
+	if (for_search && cfg->pg_prepare)
+		store_pg_set_session(s, "SET plan_cache_mode = force_generic_plan");
 	store_pg_set_ef_search(s, cfg->hnsw_ef_search);
 	free(conninfo);
 	return s;

@@ -25,6 +25,15 @@ struct store_pg {
 	int ef_search;
 };
 
+void store_pg_set_session(struct store *s, const char *sql)
+{
+	struct store_pg *p = (struct store_pg *)s;
+	int i;
+
+	for (i = 0; i < p->nconns; i++)
+		pgconn_set_session(p->conns[i], sql);
+}
+
 int store_pg_ef_search(struct store *s)
 {
 	return ((struct store_pg *)s)->ef_search;

@@ -16,6 +16,8 @@ struct store *store_pg_new(struct event_base *base, const char *conninfo, int di
 
 /* Named prepared statements for the hot queries (default on; see pgconn.h). */
 void store_pg_set_prepare(struct store *s, bool on);
+/* A statement run first on every new session of every connection (pgconn_set_session). */
+void store_pg_set_session(struct store *s, const char *sql);
 /* hnsw.ef_search of HNSW searches (default STORE_PG_EF_SEARCH_DEFAULT). */
 void store_pg_set_ef_search(struct store *s, int ef_search);
 

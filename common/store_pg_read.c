@@ -161,11 +161,15 @@ static const char sql_plan_choice[] = "SELECT $1::bigint IN (" SQL_HNSW_USERS("$
  * Transaction-local settings of the HNSW plan: the iterative scan, a wider
  * candidate list, no JIT (compiling costs more than the query runs), and
  * no explicit sort, which makes the index the planner's only ordered path
- * (without it a 50,000-row user may be estimated cheaper by sorting).
+ * (without it a 50,000-row user may be estimated cheaper by sorting), and
+ * a plan made for the parameters' values whatever the session says
+ * (memsearch's sessions force generic plans; a user's own index is partial
+ * and only matches a plan that knows the user).
  */
 static const char sql_hnsw_setup[] =
 	"SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', $1, true), "
-	"set_config('jit', 'off', true), set_config('enable_sort', 'off', true)";
+	"set_config('jit', 'off', true), set_config('enable_sort', 'off', true), "
+	"set_config('plan_cache_mode', 'force_custom_plan', true)";
 
 void store_pg_search_sql(const struct store_search *q, int ef_search, struct store_pg_search_sql *out)
 {

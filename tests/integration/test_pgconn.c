@@ -249,3 +249,48 @@ Test(pgconn, prepare_off_runs_unnamed)
 	cr_assert_str_eq(s.first, "64");
 	cr_assert_eq(prepared(buf, sizeof(buf)), 0);
 }
+
+static void show(const char *setting, struct seen *s)
+{
+	const char *vals[1] = { setting };
+	struct pg_stmt st = { .sql = "SELECT current_setting($1)", .nparams = 1, .values = vals };
+
+	run(&st, 1, s);
+	cr_assert(s->ok, "%s", s->err);
+}
+
+/* The session statement runs before any job, on the first session and on every new one; a bad one is not fatal. */
+Test(pgconn, session_statement_on_every_session)
+{
+	struct seen s;
+	PGresult *r;
+	time_t until;
+
+	pgconn_set_session(pc, "SET work_mem = '7MB'");
+	show("work_mem", &s);
+	cr_expect_str_eq(s.first, "7MB", "set on the live session");
+	r = tenv_pg_exec(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	                        "WHERE application_name = 'pgc_test' AND datname = current_database()");
+	PQclear(r);
+	until = time(NULL) + 20;
+	do {
+		memset(&s, 0, sizeof(s));
+		if (pgconn_ready(pc)) {
+			const char *vals[1] = { "work_mem" };
+			struct pg_stmt st = { .sql = "SELECT current_setting($1)", .nparams = 1, .values = vals };
+
+			run(&st, 1, &s);
+			if (s.ok)
+				break;
+		} else {
+			event_base_loop(base, EVLOOP_ONCE);
+		}
+	} while (time(NULL) < until);
+	cr_assert(s.ok, "never answered after the reconnect: %s", s.err);
+	cr_expect_str_eq(s.first, "7MB", "set again on the new session, before the first job");
+
+	pgconn_set_session(pc, "SET no_such_setting_at_all = 1");
+	square(9, &s);
+	cr_expect(s.ok, "a failed session statement fails no job: %s", s.err);
+	cr_expect_str_eq(s.first, "81");
+}

@@ -7,6 +7,7 @@
  */
 #include "searchtest.h"
 #include "store.h"
+#include "store_pg.h"
 #include "store_pg_read.h"
 #include "testenv.h"
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DIMS 8
 
@@ -560,6 +562,27 @@ static int memctl(struct fx *f, char **out, const char *a1, const char *a2, cons
 	return rc;
 }
 
+/* Whether an index was scanned (a busy backend's statistics may take PostgreSQL's 10 s idle interval). */
+static bool index_scanned(PGconn *conn, const char *index)
+{
+	const char *vals[1] = { index };
+	long long until = tenv_now_ms() + 15000;
+
+	do {
+		PGresult *r = PQexecParams(conn, "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1", 1,
+					   NULL, vals, NULL, NULL, 0);
+		bool seen = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+			    atoll(PQgetvalue(r, 0, 0)) > 0;
+
+		PQclear(r);
+		if (seen)
+			return true;
+		PQclear(tenv_pg_exec(conn, "SELECT pg_stat_clear_snapshot()"));
+		usleep(100000);
+	} while (tenv_now_ms() < until);
+	return false;
+}
+
 static long long indexes_named(PGconn *conn, long long user)
 {
 	char sql[256];
@@ -586,6 +609,8 @@ Test(search_store, user_index_built_used_and_dropped, .init = tenv_require_serve
 	int i, hits = 0;
 
 	fx_open(&f, false);
+	/* as memsearch's sessions are (store_open): generic plans, but not for the HNSW search */
+	store_pg_set_session(f.s, "SET plan_cache_mode = force_generic_plan");
 	PQclear(tenv_pg_exec(f.conn,
 			     "INSERT INTO mem0_memories (user_id, session_id, memory, hash, embedding) "
 			     "SELECT CASE WHEN i <= 600 THEN 7 ELSE 1000 + i % 50 END, 's', 'm' || i, md5('m' || i), "
@@ -619,6 +644,8 @@ Test(search_store, user_index_built_used_and_dropped, .init = tenv_require_serve
 	/* the store reads its list of HNSW users on the first search: this one is fresh */
 	search(&f, &g, 7, v, 10, 0, NULL, NULL);
 	cr_assert_eq(g.n, 10);
+	cr_expect(index_scanned(f.conn, STORE_PG_USER_INDEX_PREFIX "7"),
+		  "the store's search did not go through the user's own index");
 	r = tenv_pg_exec(f.conn, "SET enable_indexscan = off; SELECT id::text FROM mem0_memories WHERE user_id = 7 "
 				 "ORDER BY embedding <=> '[-1,0,1,-1,0,1,-1,0]', id LIMIT 10");
 	for (i = 0; i < 10; i++)
