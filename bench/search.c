@@ -22,6 +22,7 @@
  * loop (a connection each); the SQL floor's are blocking, a thread each.
  */
 #include "bench.h"
+#include "cpu.h"
 
 #include "hashembed.h"
 #include "mhash.h"
@@ -664,9 +665,11 @@ static void run_phase(const struct opts *o, const struct population *p, int conc
 {
 	struct worker *w = calloc((size_t)conc, sizeof(*w));
 	double *e2e = calloc((size_t)total + 1, sizeof(double)), *took = calloc((size_t)total + 1, sizeof(double));
+	struct cpu_snap cpu0, cpu1;
 	double t0, secs;
 	int i, n = 0, errors = 0, off = 0;
 
+	cpu_snap_take(&cpu0);
 	t0 = now_ms();
 	for (i = 0; i < conc; i++) {
 		w[i].o = o;
@@ -686,6 +689,7 @@ static void run_phase(const struct opts *o, const struct population *p, int conc
 		run_clients(w, conc);
 	}
 	secs = (now_ms() - t0) / 1000.0;
+	cpu_snap_take(&cpu1);
 	/* compact the workers' slices */
 	for (i = 0, off = 0; i < conc; i++) {
 		memmove(e2e + n, w[i].e2e, sizeof(double) * (size_t)w[i].n);
@@ -704,6 +708,10 @@ static void run_phase(const struct opts *o, const struct population *p, int conc
 		       "%7.3f p99 %7.3f ms%s\n",
 		       p->name, conc, n, n / secs, pct(e2e, n, 50), pct(e2e, n, 99), pct(took, n, 50), pct(took, n, 99),
 		       errors ? " (ERRORS)" : "");
+	if (print && !sql_floor)
+		cpu_snap_print(stdout, &cpu0, &cpu1, n + errors);
+	cpu_snap_clear(&cpu0);
+	cpu_snap_clear(&cpu1);
 	if (print && errors)
 		printf("  %d requests failed\n", errors);
 	fflush(stdout);
