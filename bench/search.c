@@ -26,13 +26,13 @@
 
 #include "hashembed.h"
 #include "mhash.h"
+#include "rloop.h"
 #include "store.h"
 #include "store_pg_read.h"
 #include "vec.h"
 
 #include <ctype.h>
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -521,7 +521,10 @@ static void run_clients(struct worker *w, int conc)
 			fprintf(stderr, "mwbench: redis: %s\n", c[i].ac ? c[i].ac->errstr : "oom");
 			exit(1);
 		}
-		redisLibeventAttach(c[i].ac, base);
+		if (rloop_attach(c[i].ac, base) < 0) {
+			fprintf(stderr, "mwbench: redis: cannot attach to the loop\n");
+			exit(1);
+		}
 		snprintf(c[i].key, sizeof(c[i].key), "bench:reply:%d:%d", (int)getpid(), i);
 		aclient_next(&c[i]);
 	}

@@ -7,9 +7,9 @@
 #include "rcmd.h"
 
 #include "log.h"
+#include "rloop.h"
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,9 +272,14 @@ static void start_connect(struct rcmd *r)
 		schedule_reconnect(r);
 		return;
 	}
+	if (rloop_attach(ac, r->base) < 0) {
+		log_error("redis %s: out of memory attaching a connection to the loop", r->name);
+		redisAsyncFree(ac);
+		schedule_reconnect(r);
+		return;
+	}
 	ac->data = r;
 	r->ac = ac;
-	redisLibeventAttach(ac, r->base);
 	redisAsyncSetConnectCallbackNC(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	r->state = RCMD_CONNECTING;
