@@ -81,6 +81,7 @@ done
 PIDS=()
 cleanup() {
 	local rc=$?
+	set +e	# every step runs, whatever one of them returns
 	trap - EXIT INT TERM
 	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done

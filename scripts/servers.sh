@@ -37,7 +37,9 @@ pg_home() {
 	local dir=$1 home
 	if [ "$(id -u)" -ne 0 ] || runuser -u postgres -- test -x "$dir" 2>/dev/null; then
 		printf '%s\n' "$dir"
-		return
+		# 0, not a bare return: inside an EXIT trap (servers_stop from a cleanup) a bare return gives
+		# back the status the script was exiting with, and set -e then ended the cleanup early
+		return 0
 	fi
 	home=/var/lib/memworker/pg-$(printf '%s' "$dir" | md5sum | cut -c1-12)
 	mkdir -p "$home"

@@ -38,6 +38,7 @@ export MW_TEST_LOCAL_MODEL
 TMP=$(mktemp -d /tmp/memworker-test.XXXXXX)
 cleanup() {
 	local rc=$?
+	set +e	# every step runs, whatever one of them returns
 	servers_stop "$TMP"
 	rm -rf "$TMP"
 	exit "$rc"
