@@ -434,6 +434,8 @@ struct worker {
 	double *e2e, *took;
 	int n, errors;
 	char first_error[256];
+	int *running;			/* mixed phase: the typical clients still sending (NULL elsewhere) */
+	bool follower;			/* stops once *running is 0, however many it sent */
 };
 
 static int pick_user(const struct population *p, uint64_t *rng)
@@ -493,7 +495,9 @@ static void aclient_next(struct aclient *c)
 	char query[128], user[16], deadline[32], rid[32];
 	int u;
 
-	if (c->sent == w->todo) {
+	if (c->sent == w->todo || (w->follower && *w->running == 0)) {
+		if (w->running && !w->follower)
+			--*w->running;
 		redisAsyncDisconnect(c->ac);
 		return;
 	}
@@ -794,6 +798,66 @@ static void recall(const struct opts *o, const struct population *p, int nq)
 	free(vbin);
 }
 
+/*
+ * The heavy user amid the others: at concurrency conc, one client searches
+ * as the heavy user and conc - 1 as typical users, each class's latency
+ * reported on its own line. One person has one chat open, so this is how a
+ * heavy user meets production traffic; the heavy phase above (every client
+ * the heavy user) is the stress case.
+ */
+static void run_mixed(const struct opts *o, const struct population *typical, const struct population *heavy,
+		      int conc, int total)
+{
+	struct worker *w = calloc((size_t)conc, sizeof(*w));
+	double *e2e = calloc(2 * (size_t)total, sizeof(double)), *took = calloc(2 * (size_t)total, sizeof(double));
+	struct cpu_snap cpu0, cpu1;
+	double t0, secs;
+	int i, off = 0, n[2] = { 0, 0 }, errors = 0, running = conc - 1;
+
+	/* the heavy client sends for as long as the typical ones do: none of its searches meets an idle box */
+	for (i = 0; i < conc; i++) {
+		w[i].o = o;
+		w[i].pop = i == 0 ? heavy : typical;
+		w[i].rng = o->seed * 6151 + (uint64_t)i * 104729 + (uint64_t)conc * 37;
+		w[i].todo = i == 0 ? total : total / conc;
+		w[i].running = &running;
+		w[i].follower = i == 0;
+		w[i].e2e = e2e + off;
+		w[i].took = took + off;
+		off += w[i].todo;
+	}
+	cpu_snap_take(&cpu0);
+	t0 = now_ms();
+	run_clients(w, conc);
+	secs = (now_ms() - t0) / 1000.0;
+	cpu_snap_take(&cpu1);
+	/* the heavy client's results stay first; the typical ones are compacted after them */
+	n[0] = w[0].n;
+	for (i = 1, off = w[0].n; i < conc; i++) {
+		memmove(e2e + off, w[i].e2e, sizeof(double) * (size_t)w[i].n);
+		memmove(took + off, w[i].took, sizeof(double) * (size_t)w[i].n);
+		off += w[i].n;
+		n[1] += w[i].n;
+	}
+	for (i = 0; i < conc; i++)
+		if (w[i].errors && !errors++)
+			fprintf(stderr, "mwbench: first error: %s\n", w[i].first_error);
+	printf("  mixed    c=%-3d %d heavy + %d typical clients, %d q, %.0f QPS in all%s\n", conc, 1, conc - 1,
+	       n[0] + n[1], (n[0] + n[1]) / secs, errors ? " (ERRORS)" : "");
+	printf("  %-8s       end-to-end p50 %7.3f p99 %7.3f ms | took_ms p50 %7.3f p99 %7.3f ms (%d q)\n", "heavy",
+	       pct(e2e, n[0], 50), pct(e2e, n[0], 99), pct(took, n[0], 50), pct(took, n[0], 99), n[0]);
+	printf("  %-8s       end-to-end p50 %7.3f p99 %7.3f ms | took_ms p50 %7.3f p99 %7.3f ms (%d q)\n", "typical",
+	       pct(e2e + n[0], n[1], 50), pct(e2e + n[0], n[1], 99), pct(took + n[0], n[1], 50),
+	       pct(took + n[0], n[1], 99), n[1]);
+	cpu_snap_print(stdout, &cpu0, &cpu1, n[0] + n[1]);
+	fflush(stdout);
+	cpu_snap_clear(&cpu0);
+	cpu_snap_clear(&cpu1);
+	free(w);
+	free(e2e);
+	free(took);
+}
+
 static int run(const struct opts *o)
 {
 	struct population pops[2] = {
@@ -815,6 +879,12 @@ static int run(const struct opts *o)
 		}
 		if (o->recall > 0)
 			recall(o, &pops[p], p == 0 ? o->recall : (o->recall + 3) / 4);
+	}
+	if (npop == 2) {
+		printf("== the heavy user amid typical users\n");
+		for (c = 0; c < o->nconc; c++)
+			if (o->conc[c] > 1)
+				run_mixed(o, &pops[0], &pops[1], o->conc[c], o->requests);
 	}
 	return 0;
 }

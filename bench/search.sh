@@ -11,6 +11,9 @@
 #        [--embedding dense|sparse] [--requests 2000] [--heavy-requests 500] [--concurrency 1,32]
 #        [--recall 200] [--no-floor] [--plans] [--data DIR] [--shared-buffers 4GB] [--prewarm]
 #        [--ef-search 100]   (MEM0_HNSW_EF_SEARCH: the HNSW searches' candidate list)
+#        [--huge-pages on|off] (default on: PostgreSQL's shared_buffers on huge pages, as a production server
+#                              with GBs of them should be: the kernel's pages are reserved for the run, when it
+#                              lets root do so, and given back at the end)
 # --embedding: the mock's word-hash vectors (common/hashembed.h), the same
 # kind for the loaded corpus, the mock and mwbench's recall. dense (the
 # default) spreads every word over every component, as real embeddings do:
@@ -25,7 +28,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/bench
 USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false USER_HNSW=false EMBEDDING=dense
 REQUESTS=2000 HEAVY_REQUESTS=500 CONC=1,32 RECALL=200 FLOOR="" PLANS=false DATA="" SHARED_BUFFERS=4GB PREWARM=false
-EF_SEARCH=100
+EF_SEARCH=100 HUGE_PAGES=on
 while [ $# -gt 0 ]; do
 	case $1 in
 	--users) USERS=$2; shift 2 ;;
@@ -45,12 +48,17 @@ while [ $# -gt 0 ]; do
 	--shared-buffers) SHARED_BUFFERS=$2; shift 2 ;;
 	--prewarm) PREWARM=true; shift ;;
 	--ef-search) EF_SEARCH=$2; shift 2 ;;
+	--huge-pages) HUGE_PAGES=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
 case $EMBEDDING in
 sparse | dense) ;;
 *) echo "--embedding wants sparse or dense" >&2; exit 2 ;;
+esac
+case $HUGE_PAGES in
+on | off) ;;
+*) echo "--huge-pages wants on or off" >&2; exit 2 ;;
 esac
 
 bash "$ROOT/scripts/setup.sh"
@@ -67,10 +75,14 @@ else
 	KEEP=0
 fi
 PIDS=()
+HP_BEFORE=""
 cleanup() {
+	set +e	# every step runs, whatever one of them returns
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	servers_stop "$TMP"
+	# the huge pages reserved for this run go back to the kernel
+	[ -z "$HP_BEFORE" ] || echo "$HP_BEFORE" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
 	[ "$KEEP" -eq 1 ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -80,7 +92,32 @@ PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAt)
 "${PSQL[@]}" -c "ALTER SYSTEM SET shared_buffers = '$SHARED_BUFFERS'" -c "ALTER SYSTEM SET effective_cache_size = '12GB'" \
 	-c "ALTER SYSTEM SET maintenance_work_mem = '8GB'" -c "ALTER SYSTEM SET max_parallel_maintenance_workers = 2" \
 	-c "ALTER SYSTEM SET checkpoint_timeout = '30min'" -c "ALTER SYSTEM SET max_wal_size = '8GB'" >/dev/null
+# Huge pages: with 4 KB pages every backend walks its page tables for each buffer it touches (a TLB miss
+# per 8 KB page of a search, ~40% of PostgreSQL's CPU per typical search here). 'try' starts without them
+# when they cannot be had; /proc/meminfo then says whether the server got them.
+HP_KB=$(awk '/^Hugepagesize:/ { print $2 }' /proc/meminfo)
+if [ "$HUGE_PAGES" = on ] && [ -n "$HP_KB" ]; then
+	SB_MB=$(echo "$SHARED_BUFFERS" | awk '{ n = $0 + 0; u = toupper($0); gsub(/[0-9. ]/, "", u);
+		print int(u == "GB" ? n * 1024 : u == "TB" ? n * 1048576 : u == "KB" ? n / 1024 : n) }')
+	# shared_buffers and the rest of PostgreSQL's shared memory (~2% of it, plus a margin)
+	NEED=$(( (SB_MB * 1024 * 103 / 100 + 256 * 1024) / HP_KB ))
+	HAVE=$(cat /proc/sys/vm/nr_hugepages)
+	if [ "$HAVE" -lt "$NEED" ] && echo "$NEED" >/proc/sys/vm/nr_hugepages 2>/dev/null; then
+		HP_BEFORE=$HAVE
+	fi
+	"${PSQL[@]}" -c "ALTER SYSTEM SET huge_pages = 'try'" >/dev/null
+else
+	"${PSQL[@]}" -c "ALTER SYSTEM SET huge_pages = 'off'" >/dev/null
+fi
 as_postgres "$PG_BIN/pg_ctl" -D "$TMP/pg" -w -t 120 restart >/dev/null
+# what the server really got: its shared memory mapped from huge pages, or not ('try' falls back silently)
+if grep -q anon_hugepage "/proc/$(head -1 "$(pg_home "$TMP")/pg/postmaster.pid")/maps" 2>/dev/null; then
+	echo "huge pages: PostgreSQL's shared memory is on huge pages"
+elif [ "$HUGE_PAGES" = on ]; then
+	echo "huge pages: PostgreSQL runs WITHOUT them (the kernel did not give enough for $SHARED_BUFFERS; slower figures)"
+else
+	echo "huge pages: off"
+fi
 
 # a kept --data corpus of another shape or embedding kind is loaded again
 SHAPE="$USERS $PER_USER $HEAVY $DIMS $EMBEDDING"
