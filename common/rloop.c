@@ -57,15 +57,19 @@ static void handle_write(struct rloop *l)
 	l->in_write = false;
 }
 
+/* One of hiredis's handlers, with the struct kept alive while it runs. */
+static void guarded(struct rloop *l, void (*handle)(redisAsyncContext *))
+{
+	l->entered++;
+	handle(l->ac);
+	leave(l);
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
-	struct rloop *l = arg;
-
 	(void)fd;
 	(void)what;
-	l->entered++;
-	redisAsyncHandleRead(l->ac);
-	leave(l);
+	guarded(arg, redisAsyncHandleRead);
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
@@ -96,13 +100,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	struct rloop *l = arg;
-
 	(void)fd;
 	(void)what;
-	l->entered++;
-	redisAsyncHandleTimeout(l->ac);
-	leave(l);
+	guarded(arg, redisAsyncHandleTimeout);
 }
 
 static void add_read(void *data)
