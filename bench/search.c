@@ -798,6 +798,13 @@ static void recall(const struct opts *o, const struct population *p, int nq)
 	free(vbin);
 }
 
+/* One class of a mixed phase: its latencies (sorted in place). */
+static void print_class(const char *name, double *e2e, double *took, int n)
+{
+	printf("  %-8s       end-to-end p50 %7.3f p99 %7.3f ms | took_ms p50 %7.3f p99 %7.3f ms (%d q)\n", name,
+	       pct(e2e, n, 50), pct(e2e, n, 99), pct(took, n, 50), pct(took, n, 99), n);
+}
+
 /*
  * The heavy user amid the others: at concurrency conc, one client searches
  * as the heavy user and conc - 1 as typical users, each class's latency
@@ -844,11 +851,8 @@ static void run_mixed(const struct opts *o, const struct population *typical, co
 			fprintf(stderr, "mwbench: first error: %s\n", w[i].first_error);
 	printf("  mixed    c=%-3d %d heavy + %d typical clients, %d q, %.0f QPS in all%s\n", conc, 1, conc - 1,
 	       n[0] + n[1], (n[0] + n[1]) / secs, errors ? " (ERRORS)" : "");
-	printf("  %-8s       end-to-end p50 %7.3f p99 %7.3f ms | took_ms p50 %7.3f p99 %7.3f ms (%d q)\n", "heavy",
-	       pct(e2e, n[0], 50), pct(e2e, n[0], 99), pct(took, n[0], 50), pct(took, n[0], 99), n[0]);
-	printf("  %-8s       end-to-end p50 %7.3f p99 %7.3f ms | took_ms p50 %7.3f p99 %7.3f ms (%d q)\n", "typical",
-	       pct(e2e + n[0], n[1], 50), pct(e2e + n[0], n[1], 99), pct(took + n[0], n[1], 50),
-	       pct(took + n[0], n[1], 99), n[1]);
+	print_class("heavy", e2e, took, n[0]);
+	print_class("typical", e2e + n[0], took + n[0], n[1]);
 	cpu_snap_print(stdout, &cpu0, &cpu1, n[0] + n[1]);
 	fflush(stdout);
 	cpu_snap_clear(&cpu0);
