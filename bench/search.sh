@@ -94,7 +94,7 @@ PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAt)
 	-c "ALTER SYSTEM SET checkpoint_timeout = '30min'" -c "ALTER SYSTEM SET max_wal_size = '8GB'" >/dev/null
 # Huge pages: with 4 KB pages every backend walks its page tables for each buffer it touches (a TLB miss
 # per 8 KB page of a search, ~40% of PostgreSQL's CPU per typical search here). 'try' starts without them
-# when they cannot be had; /proc/meminfo then says whether the server got them.
+# when they cannot be had; the postmaster's mappings then say whether the server got them (below).
 HP_KB=$(awk '/^Hugepagesize:/ { print $2 }' /proc/meminfo)
 if [ "$HUGE_PAGES" = on ] && [ -n "$HP_KB" ]; then
 	SB_MB=$(echo "$SHARED_BUFFERS" | awk '{ n = $0 + 0; u = toupper($0); gsub(/[0-9. ]/, "", u);
