@@ -144,7 +144,7 @@ static pid_t redis_start(int port, const char *dir)
 
 Test(search_replicas, redis_restart_reconnects, .init = tenv_require_servers, .timeout = 180)
 {
-	char dir[] = "/tmp/mwredis-XXXXXX";
+	char dir[] = "/tmp/mwredis-XXXXXX", logp[256];
 	struct senv store;
 	struct stest_daemon d;
 	redisContext *rc;
@@ -186,4 +186,8 @@ Test(search_replicas, redis_restart_reconnects, .init = tenv_require_servers, .t
 	stest_daemon_stop(&d);
 	tenv_stop(redis, SIGTERM, 5000);
 	senv_teardown(&store);
+	/* the private server's folder holds its log only (nothing is saved) */
+	snprintf(logp, sizeof(logp), "%s/redis-%d.log", dir, port);
+	unlink(logp);
+	cr_expect_eq(rmdir(dir), 0, "%s: left behind", dir);
 }
