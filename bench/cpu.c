@@ -26,8 +26,8 @@ static int group_of(const char *comm)
 	return 5;
 }
 
-/* utime + stime of one process in clock ticks, its name in comm; -1 if it is gone. */
-static long long proc_ticks(const char *pid, char *comm, size_t len)
+/* utime + stime of one process in clock ticks (stime in *sys), its name in comm; -1 if it is gone. */
+static long long proc_ticks(const char *pid, char *comm, size_t len, long long *sys)
 {
 	char path[300], buf[1024], *open, *close, *p;
 	unsigned long long ut = 0, st = 0;
@@ -56,6 +56,7 @@ static long long proc_ticks(const char *pid, char *comm, size_t len)
 	}
 	if (!p || sscanf(p, "%llu %llu", &ut, &st) != 2)
 		return -1;
+	*sys = (long long)st;
 	return (long long)(ut + st);
 }
 
@@ -79,11 +80,11 @@ void cpu_snap_take(struct cpu_snap *s)
 	memset(s, 0, sizeof(*s));
 	if ((d = opendir("/proc"))) {
 		while ((e = readdir(d))) {
-			long long t;
+			long long t, sys;
 
 			if (!isdigit((unsigned char)e->d_name[0]))
 				continue;
-			if ((t = proc_ticks(e->d_name, comm, sizeof(comm))) < 0)
+			if ((t = proc_ticks(e->d_name, comm, sizeof(comm), &sys)) < 0)
 				continue;
 			if (s->n == cap) {
 				cap = cap ? 2 * cap : 256;
@@ -91,7 +92,7 @@ void cpu_snap_take(struct cpu_snap *s)
 				if (!s->procs)
 					abort();
 			}
-			s->procs[s->n++] = (struct cpu_proc){ atoi(e->d_name), group_of(comm), t };
+			s->procs[s->n++] = (struct cpu_proc){ atoi(e->d_name), group_of(comm), t, sys };
 		}
 		closedir(d);
 	}
@@ -103,6 +104,7 @@ void cpu_snap_take(struct cpu_snap *s)
 		           &v[6], &v[7]) == 8) {
 			s->idle_ms = (double)(v[3] + v[4]) * tick_ms;
 			s->busy_ms = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * tick_ms;
+			s->kernel_ms = (double)(v[2] + v[5] + v[6]) * tick_ms;
 		}
 		fclose(f);
 	}
@@ -116,7 +118,7 @@ void cpu_snap_clear(struct cpu_snap *s)
 
 void cpu_snap_print(FILE *out, const struct cpu_snap *a, const struct cpu_snap *b, int requests)
 {
-	double tick_ms = 1000.0 / (double)sysconf(_SC_CLK_TCK), ms[CPU_GROUPS] = { 0 };
+	double tick_ms = 1000.0 / (double)sysconf(_SC_CLK_TCK), ms[CPU_GROUPS] = { 0 }, sys[CPU_GROUPS] = { 0 };
 	double busy = b->busy_ms - a->busy_ms, all = busy + b->idle_ms - a->idle_ms, sum = 0;
 	int g, i, j = 0;
 
@@ -124,14 +126,15 @@ void cpu_snap_print(FILE *out, const struct cpu_snap *a, const struct cpu_snap *
 		return;
 	/* both sorted by pid: a process in b counts from where a had it, or whole if a had none */
 	for (i = 0; i < b->n; i++) {
-		long long before = 0;
+		long long before = 0, sbefore = 0;
 
 		while (j < a->n && a->procs[j].pid < b->procs[i].pid)
 			j++;
 		/* the same pid with fewer ticks is a new process that reused it */
 		if (j < a->n && a->procs[j].pid == b->procs[i].pid && a->procs[j].ticks <= b->procs[i].ticks)
-			before = a->procs[j].ticks;
+			before = a->procs[j].ticks, sbefore = a->procs[j].sys_ticks;
 		ms[b->procs[i].group] += (double)(b->procs[i].ticks - before) * tick_ms;
+		sys[b->procs[i].group] += (double)(b->procs[i].sys_ticks - sbefore) * tick_ms;
 	}
 	fprintf(out, "           CPU ms/request:");
 	for (g = 0; g < CPU_GROUPS; g++) {
@@ -140,4 +143,9 @@ void cpu_snap_print(FILE *out, const struct cpu_snap *a, const struct cpu_snap *
 	}
 	fprintf(out, " | all %.3f (machine %.3f), cores %.0f%% busy\n", sum, busy / requests,
 	        all > 0 ? 100.0 * busy / all : 0.0);
+	/* the kernel's part: system calls, the loopback network, wake-ups */
+	fprintf(out, "           of it in the kernel:");
+	for (g = 0; g < CPU_GROUPS; g++)
+		fprintf(out, " %s %.0f%%", cpu_group_names[g], ms[g] > 0 ? 100.0 * sys[g] / ms[g] : 0.0);
+	fprintf(out, " | machine %.0f%%\n", busy > 0 ? 100.0 * (b->kernel_ms - a->kernel_ms) / busy : 0.0);
 }

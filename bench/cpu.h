@@ -16,13 +16,15 @@
 
 struct cpu_proc {
 	int pid, group;
-	long long ticks; /* utime + stime */
+	long long ticks;     /* utime + stime */
+	long long sys_ticks; /* stime */
 };
 
 struct cpu_snap {
 	struct cpu_proc *procs; /* sorted by pid */
 	int n;
 	double busy_ms, idle_ms; /* the whole machine, all cores */
+	double kernel_ms;        /* of busy_ms: system, irq and softirq */
 };
 
 extern const char *const cpu_group_names[CPU_GROUPS];
@@ -32,8 +34,8 @@ void cpu_snap_take(struct cpu_snap *s);
 void cpu_snap_clear(struct cpu_snap *s);
 
 /*
- * Prints one line: CPU ms per request of each group between a and b, and
- * how busy the machine's cores were.
+ * Prints two lines: CPU ms per request of each group between a and b, and
+ * how busy the machine's cores were; then the kernel's share of each.
  */
 void cpu_snap_print(FILE *out, const struct cpu_snap *a, const struct cpu_snap *b, int requests);
 

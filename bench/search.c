@@ -873,6 +873,8 @@ static int run(const struct opts *o)
 	for (p = 0; p < npop; p++) {
 		int total = p == 0 ? o->requests : o->heavy_requests;
 
+		if (total < 1)	/* --requests 0 / --heavy-requests 0: that class is left out */
+			continue;
 		printf("== %s users (%d memories each)\n", pops[p].name, pops[p].count);
 		/* warm the connections and caches a little, unmeasured */
 		run_phase(o, &pops[p], 4, total < 400 ? total : 400, false, false);
@@ -884,7 +886,7 @@ static int run(const struct opts *o)
 		if (o->recall > 0)
 			recall(o, &pops[p], p == 0 ? o->recall : (o->recall + 3) / 4);
 	}
-	if (npop == 2) {
+	if (npop == 2 && o->requests > 0 && o->heavy_requests > 0) {
 		printf("== the heavy user amid typical users\n");
 		for (c = 0; c < o->nconc; c++)
 			if (o->conc[c] > 1)

@@ -11,6 +11,7 @@
 #        [--embedding dense|sparse] [--requests 2000] [--heavy-requests 500] [--concurrency 1,32]
 #        [--recall 200] [--no-floor] [--plans] [--data DIR] [--shared-buffers 4GB] [--prewarm]
 #        [--ef-search 100]   (MEM0_HNSW_EF_SEARCH: the HNSW searches' candidate list)
+#        [--replicas 1] (memsearch processes sharing the stream)
 #        [--huge-pages on|off] (default on: PostgreSQL's shared_buffers on huge pages, as a production server
 #                              with GBs of them should be: the kernel's pages are reserved for the run, when it
 #                              lets root do so, and given back at the end)
@@ -28,7 +29,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/bench
 USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false USER_HNSW=false EMBEDDING=dense
 REQUESTS=2000 HEAVY_REQUESTS=500 CONC=1,32 RECALL=200 FLOOR="" PLANS=false DATA="" SHARED_BUFFERS=4GB PREWARM=false
-EF_SEARCH=100 HUGE_PAGES=on
+EF_SEARCH=100 HUGE_PAGES=on REPLICAS=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--users) USERS=$2; shift 2 ;;
@@ -49,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--prewarm) PREWARM=true; shift ;;
 	--ef-search) EF_SEARCH=$2; shift 2 ;;
 	--huge-pages) HUGE_PAGES=$2; shift 2 ;;
+	--replicas) REPLICAS=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -86,6 +88,8 @@ cleanup() {
 	[ "$KEEP" -eq 1 ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
+# a kept cluster starts with what its last run set; huge pages are settled below, after the start
+[ ! -f "$TMP/pg/postgresql.auto.conf" ] || sed -i '/^huge_pages/d' "$TMP/pg/postgresql.auto.conf"
 servers_start "$TMP"
 PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAt)
 # Memory for a box with ~16 GB free; the HNSW build wants its graph in maintenance_work_mem.
@@ -171,11 +175,14 @@ for _ in $(seq 1 100); do grep -qs listening "$TMP/mock.out" && break; sleep 0.0
 MOCK_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/mock.out")
 
 STREAM=bench:search:$$
-MEM0_MODELS=openai OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 MEM0_SEARCH_STREAM=$STREAM MEM0_LOG_LEVEL=info \
-	MEM0_HNSW_EF_SEARCH=$EF_SEARCH \
-	"$BUILD/memsearch" 2>"$TMP/memsearch.log" &
-SPID=$!
-PIDS+=($SPID)
+SPIDS=()
+for r in $(seq 1 "$REPLICAS"); do
+	MEM0_MODELS=openai OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 MEM0_SEARCH_STREAM=$STREAM MEM0_LOG_LEVEL=info \
+		MEM0_HNSW_EF_SEARCH=$EF_SEARCH \
+		"$BUILD/memsearch" 2>"$TMP/memsearch-$r.log" &
+	SPIDS+=($!)
+	PIDS+=($!)
+done
 for _ in $(seq 1 100); do
 	redis-cli -p "$REDIS_PORT" XINFO GROUPS "$STREAM" 2>/dev/null | grep -q memsearch && break
 	sleep 0.05
@@ -195,7 +202,11 @@ cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null
 PGMAIN=$(head -1 "$TMP/pg/postmaster.pid")
 PGCPU=0
 for p in $(ps -o pid= --ppid "$PGMAIN"); do PGCPU=$(awk -v a="$PGCPU" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
-echo "cpu seconds: memsearch $(cpu_s "$SPID"), mockllm $(cpu_s "${PIDS[0]}"), redis-server $(cpu_s "$(cat "$TMP/redis.pid")"), postgres backends $PGCPU (live ones)"
-kill -TERM "$SPID"
-wait "$SPID" || true
-grep -E "stopped|error" "$TMP/memsearch.log" | sed 's/^/memsearch: /' | tail -n 3
+MSCPU=0
+for p in "${SPIDS[@]}"; do MSCPU=$(awk -v a="$MSCPU" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
+echo "cpu seconds: memsearch $MSCPU, mockllm $(cpu_s "${PIDS[0]}"), redis-server $(cpu_s "$(cat "$TMP/redis.pid")"), postgres backends $PGCPU (live ones)"
+kill -TERM "${SPIDS[@]}"
+for p in "${SPIDS[@]}"; do wait "$p" || true; done
+for r in $(seq 1 "$REPLICAS"); do
+	grep -E "stopped|error" "$TMP/memsearch-$r.log" | sed "s/^/memsearch $r: /" | tail -n 3
+done
