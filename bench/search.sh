@@ -12,6 +12,7 @@
 #        [--recall 200] [--no-floor] [--plans] [--data DIR] [--shared-buffers 4GB] [--prewarm]
 #        [--ef-search 100]   (MEM0_HNSW_EF_SEARCH: the HNSW searches' candidate list)
 #        [--replicas 1] (memsearch processes sharing the stream)
+#        [--memsearch PATH] (another build's memsearch, to compare two builds on one corpus in one session)
 #        [--huge-pages on|off] (default on: PostgreSQL's shared_buffers on huge pages, as a production server
 #                              with GBs of them should be: the kernel's pages are reserved for the run, when it
 #                              lets root do so, and given back at the end)
@@ -29,7 +30,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/bench
 USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false USER_HNSW=false EMBEDDING=dense
 REQUESTS=2000 HEAVY_REQUESTS=500 CONC=1,32 RECALL=200 FLOOR="" PLANS=false DATA="" SHARED_BUFFERS=4GB PREWARM=false
-EF_SEARCH=100 HUGE_PAGES=on REPLICAS=1
+EF_SEARCH=100 HUGE_PAGES=on REPLICAS=1 MEMSEARCH=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--users) USERS=$2; shift 2 ;;
@@ -51,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--ef-search) EF_SEARCH=$2; shift 2 ;;
 	--huge-pages) HUGE_PAGES=$2; shift 2 ;;
 	--replicas) REPLICAS=$2; shift 2 ;;
+	--memsearch) MEMSEARCH=$2; shift 2 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -179,7 +181,7 @@ SPIDS=()
 for r in $(seq 1 "$REPLICAS"); do
 	MEM0_MODELS=openai OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 MEM0_SEARCH_STREAM=$STREAM MEM0_LOG_LEVEL=info \
 		MEM0_HNSW_EF_SEARCH=$EF_SEARCH \
-		"$BUILD/memsearch" 2>"$TMP/memsearch-$r.log" &
+		"${MEMSEARCH:-$BUILD/memsearch}" 2>"$TMP/memsearch-$r.log" &
 	SPIDS+=($!)
 	PIDS+=($!)
 done

@@ -26,6 +26,7 @@ struct pg_job {
 	pgconn_cb cb;
 	void *arg;
 	int n;
+	int weight;			/* the caller's guess of its cost, in plain statements (pgconn_load) */
 	int got;			/* results collected so far */
 	PGresult **results;
 	bool failed;
@@ -59,6 +60,7 @@ struct pgconn {
 
 	struct pg_job *head, *tail;	/* in flight, in send order */
 	int inflight;
+	int load;			/* the weights of the jobs in flight */
 	bool closing;
 
 	bool prepare;
@@ -122,6 +124,7 @@ static void fail_all(struct pgconn *c, const char *why)
 			j->sqlstate[0] = '\0';
 		}
 		c->inflight--;
+		c->load -= j->weight;
 		job_finish(c, j);
 	}
 	c->tail = NULL;
@@ -270,6 +273,7 @@ static void read_results(struct pgconn *c)
 			if (!c->head)
 				c->tail = NULL;
 			c->inflight--;
+			c->load -= j->weight;
 			job_finish(c, j);
 			if (!c->conn)
 				return;	/* the callback closed us */
@@ -481,6 +485,7 @@ static int send_job(struct pgconn *c, struct pg_job *j, const struct pg_stmt *st
 		c->head = j;
 	c->tail = j;
 	c->inflight++;
+	c->load += j->weight;
 	/* flushed from the loop, so no callback can fire inside pgconn_submit */
 	watch(c, true, true);
 	return 0;
@@ -492,6 +497,7 @@ static void submit_internal(struct pgconn *c, const char *sql, const char *what)
 	struct pg_stmt s = { .sql = sql };
 
 	j->internal = what;
+	j->weight = 1;
 	j->n = 1;
 	j->results = mw_calloc(1, sizeof(PGresult *));
 	if (send_job(c, j, &s, 1) < 0) {
@@ -502,11 +508,17 @@ static void submit_internal(struct pgconn *c, const char *sql, const char *what)
 
 int pgconn_submit(struct pgconn *c, const struct pg_stmt *stmts, int n, pgconn_cb cb, void *arg)
 {
+	return pgconn_submit_weighted(c, stmts, n, 1, cb, arg);
+}
+
+int pgconn_submit_weighted(struct pgconn *c, const struct pg_stmt *stmts, int n, int weight, pgconn_cb cb, void *arg)
+{
 	struct pg_job *j;
 
 	if (c->state != PGC_READY || !c->conn || c->closing)
 		return -1;
 	j = mw_calloc(1, sizeof(*j));
+	j->weight = weight > 0 ? weight : 1;
 	j->cb = cb;
 	j->arg = arg;
 	j->n = n;
@@ -544,6 +556,11 @@ bool pgconn_ready(const struct pgconn *c)
 int pgconn_inflight(const struct pgconn *c)
 {
 	return c->inflight;
+}
+
+int pgconn_load(const struct pgconn *c)
+{
+	return c->load;
 }
 
 void pgconn_free(struct pgconn *c)

@@ -57,6 +57,15 @@ struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const c
 int pgconn_submit(struct pgconn *c, const struct pg_stmt *stmts, int n, pgconn_cb cb, void *arg)
 	__attribute__((warn_unused_result));
 
+/*
+ * The same, for a job the caller knows to cost about weight ordinary
+ * statements (an HNSW search of a heavy user, say): pgconn_load() counts
+ * it so, and a caller that spreads work by load keeps short jobs from
+ * queuing behind it. pgconn_submit's jobs weigh 1.
+ */
+int pgconn_submit_weighted(struct pgconn *c, const struct pg_stmt *stmts, int n, int weight, pgconn_cb cb,
+			   void *arg) __attribute__((warn_unused_result));
+
 /* Named prepared statements for pg_stmt.prepare (default on). */
 void pgconn_set_prepare(struct pgconn *c, bool on);
 
@@ -68,6 +77,8 @@ void pgconn_set_session(struct pgconn *c, const char *sql);
 
 bool pgconn_ready(const struct pgconn *c);
 int pgconn_inflight(const struct pgconn *c);
+/* The weights of the jobs in flight (pgconn_submit_weighted). */
+int pgconn_load(const struct pgconn *c);
 
 /* Fails every queued and in-flight job ("shutting down") and closes. */
 void pgconn_free(struct pgconn *c);

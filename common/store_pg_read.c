@@ -49,9 +49,13 @@ static void mems_found_done(void *arg, bool ok, PGresult *const *res, int n, con
 /*
  * Reads need no order among themselves (a client's next request comes after
  * the reply to its last, and every write commits before its reply), so they
- * go to the least busy of a few connections: one busy user (a heavy search,
+ * go to the least loaded of a few connections: one busy user (a heavy search,
  * a burst) does not queue everyone else mapped to its connection, and a
  * single user's concurrent searches spread. Writes stay on the user's own.
+ * A connection answers its jobs in order, so the load counts what a job
+ * costs, not just that it is there: an HNSW search weighs
+ * STORE_PG_HNSW_WEIGHT, and the exact searches of typical users go around
+ * it instead of waiting it out.
  */
 #define READ_SPREAD 4
 
@@ -63,21 +67,27 @@ static struct pgconn *read_conn(struct store *s, int64_t user)
 	for (k = 0; k < READ_SPREAD; k++) {
 		struct pgconn *c = store_pg_conn_for(s, user + k);
 
-		if (pgconn_ready(c) && (!best || pgconn_inflight(c) < pgconn_inflight(best)))
+		if (pgconn_ready(c) && (!best || pgconn_load(c) < pgconn_load(best)))
 			best = c;
 	}
 	return best ? best : store_pg_conn_for(s, user);
 }
 
-static int submit(struct store *s, int64_t user, const struct pg_stmt *st, int n, pgconn_cb done, void (*cb)(void),
-		  void *arg)
+static int submit_weighted(struct store *s, int64_t user, const struct pg_stmt *st, int n, int weight,
+			   pgconn_cb done, void (*cb)(void), void *arg)
 {
 	struct pg_op *op = store_pg_op_new(s, cb, arg);
-	int rc = pgconn_submit(read_conn(s, user), st, n, done, op);
+	int rc = pgconn_submit_weighted(read_conn(s, user), st, n, weight, done, op);
 
 	if (rc < 0)
 		store_pg_op_free(op);
 	return rc;
+}
+
+static int submit(struct store *s, int64_t user, const struct pg_stmt *st, int n, pgconn_cb done, void (*cb)(void),
+		  void *arg)
+{
+	return submit_weighted(s, user, st, n, 1, done, cb, arg);
 }
 
 /* ---- search ---- */
@@ -229,7 +239,8 @@ static int search_run(struct search_op *so, bool hnsw)
 	st[2] = (struct pg_stmt){ .sql = so->sql.hnsw, .nparams = so->nparams, .values = so->vals, .lengths = so->lens,
 				  .formats = so->fmts };
 	st[3] = (struct pg_stmt){ .sql = "COMMIT" };
-	return submit(so->s, so->user, st, 4, hnsw_done, (void (*)(void))so->cb, so->arg);
+	return submit_weighted(so->s, so->user, st, 4, STORE_PG_HNSW_WEIGHT, hnsw_done, (void (*)(void))so->cb,
+			       so->arg);
 }
 
 /* ---- the list of HNSW users ---- */

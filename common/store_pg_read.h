@@ -24,6 +24,13 @@
 /* hnsw.ef_search unless set (MEM0_HNSW_EF_SEARCH, store_pg_set_ef_search); never under 2 x limit. */
 #define STORE_PG_EF_SEARCH_DEFAULT 100
 
+/*
+ * What an HNSW search costs PostgreSQL in exact searches of a typical user
+ * (read_conn's load): ~7 ms of CPU against ~0.35 ms on the benchmark's
+ * 1536-d corpus at ef_search 100 (search/PLANS.md).
+ */
+#define STORE_PG_HNSW_WEIGHT 20
+
 /* How long the store trusts its list of HNSW users before reading it again (in the background). */
 #define STORE_PG_HNSW_USERS_TTL_MS 10000
 

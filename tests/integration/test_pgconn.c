@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct event_base *base;
 static struct pgconn *pc;
@@ -172,6 +173,53 @@ Test(pgconn, first_use_by_many_jobs_in_flight)
 		cr_assert_eq(atoi(s[i].first), i * i, "job %d", i);
 	}
 	cr_assert_eq(prepared(buf, sizeof(buf)), 1);
+}
+
+/* pgconn_load counts a job's weight from its submit until it is answered, failed or lost. */
+Test(pgconn, load_counts_weights_until_answered)
+{
+	struct pg_stmt slow = { .sql = "SELECT pg_sleep(0.2)::text" }, plain = { .sql = "SELECT '1'" };
+	struct pg_stmt bad = { .sql = "SELECT (1 / 0)::text" }, hang = { .sql = "SELECT pg_sleep(30)::text" };
+	struct seen s[3];
+	PGresult *r;
+	time_t until;
+
+	memset(s, 0, sizeof(s));
+	cr_assert_eq(pgconn_load(pc), 0);
+	cr_assert_eq(pgconn_submit_weighted(pc, &slow, 1, 20, job_done, &s[0]), 0);
+	cr_assert_eq(pgconn_submit(pc, &plain, 1, job_done, &s[1]), 0);
+	cr_assert_eq(pgconn_submit_weighted(pc, &bad, 1, 5, job_done, &s[2]), 0);
+	cr_assert_eq(pgconn_inflight(pc), 3);
+	cr_assert_eq(pgconn_load(pc), 26);
+	while (!s[0].fired)
+		event_base_loop(base, EVLOOP_ONCE);
+	cr_assert(s[0].ok, "%s", s[0].err);
+	cr_assert_leq(pgconn_load(pc), 6, "the answered job's weight is still counted: %d", pgconn_load(pc));
+	wait_fired(s, 3);
+	cr_assert_not(s[2].ok, "division by zero should fail");
+	cr_assert_eq(pgconn_load(pc), 0, "a failed job's weight is still counted");
+
+	/* a job lost with its connection gives its weight back too */
+	memset(s, 0, sizeof(s));
+	cr_assert_eq(pgconn_submit_weighted(pc, &hang, 1, 7, job_done, &s[0]), 0);
+	cr_assert_eq(pgconn_load(pc), 7);
+	until = time(NULL) + 20;
+	do {	/* until the backend is seen running it */
+		r = tenv_pg_exec(admin, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgc_test' "
+		                        "AND query LIKE '%pg_sleep(30)%'");
+		if (atoi(PQgetvalue(r, 0, 0)) > 0) {
+			PQclear(r);
+			break;
+		}
+		PQclear(r);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(20000);
+	} while (time(NULL) < until);
+	PQclear(tenv_pg_exec(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	                            "WHERE application_name = 'pgc_test' AND datname = current_database()"));
+	wait_fired(s, 1);
+	cr_assert_not(s[0].ok);
+	cr_assert_eq(pgconn_load(pc), 0, "a lost job's weight is still counted");
 }
 
 Test(pgconn, failed_parse_reports_the_real_error_each_time)
