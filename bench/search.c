@@ -54,6 +54,7 @@
 struct opts {
 	const char *pg;
 	int redis_port;
+	const char *redis_socket;	/* --redis-socket: Redis's unix socket instead of the port */
 	const char *stream;
 	int users, per_user, heavy, dims;
 	enum hashembed_kind embedding;
@@ -520,7 +521,8 @@ static void run_clients(struct worker *w, int conc)
 
 	for (i = 0; i < conc; i++) {
 		c[i].w = &w[i];
-		c[i].ac = redisAsyncConnect("127.0.0.1", w[i].o->redis_port);
+		c[i].ac = w[i].o->redis_socket ? redisAsyncConnectUnix(w[i].o->redis_socket)
+		                               : redisAsyncConnect("127.0.0.1", w[i].o->redis_port);
 		if (!c[i].ac || c[i].ac->err) {
 			fprintf(stderr, "mwbench: redis: %s\n", c[i].ac ? c[i].ac->errstr : "oom");
 			exit(1);
@@ -731,7 +733,8 @@ static void run_phase(const struct opts *o, const struct population *p, int conc
 static void recall(const struct opts *o, const struct population *p, int nq)
 {
 	struct timeval tv = { 30, 0 };
-	redisContext *rc = redisConnectWithTimeout("127.0.0.1", o->redis_port, tv);
+	redisContext *rc = o->redis_socket ? redisConnectUnixWithTimeout(o->redis_socket, tv)
+	                                   : redisConnectWithTimeout("127.0.0.1", o->redis_port, tv);
 	PGconn *pg = pg_connect(o->pg);
 	float *vec = malloc(sizeof(float) * (size_t)o->dims);
 	double sum = 0, worst = 1;
@@ -928,7 +931,7 @@ static void usage(void)
 		"         [--dims 1536] [--embedding sparse|dense] [--seed 1]\n"
 		"       --embedding: the mock LLM's (common/hashembed.h), sparse unless told: the same for load,\n"
 		"         run and explain as for the mock\n"
-		"       run: --redis-port P [--stream mem0:search] [--concurrency 1,32] [--requests 2000]\n"
+		"       run: --redis-port P [--redis-socket PATH] [--stream mem0:search] [--concurrency 1,32] [--requests 2000]\n"
 		"         [--heavy-requests 500] [--recall 200] [--no-floor] [--ef-search 100]\n"
 		"       --ef-search: memsearch's MEM0_HNSW_EF_SEARCH, for the SQL floor and explain\n");
 }
@@ -962,6 +965,8 @@ int bench_search(int argc, char **argv)
 			o.pg = v;
 		else if (strcmp(a, "--redis-port") == 0)
 			o.redis_port = atoi(v);
+		else if (strcmp(a, "--redis-socket") == 0)
+			o.redis_socket = v;
 		else if (strcmp(a, "--stream") == 0)
 			o.stream = v;
 		else if (strcmp(a, "--users") == 0)
@@ -1007,7 +1012,7 @@ int bench_search(int argc, char **argv)
 		return load(&o);
 	if (strcmp(mode, "explain") == 0)
 		return explain(&o);
-	if (strcmp(mode, "run") == 0 && o.redis_port > 0)
+	if (strcmp(mode, "run") == 0 && (o.redis_port > 0 || o.redis_socket))
 		return run(&o);
 	usage();
 	return 2;

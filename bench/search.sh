@@ -13,6 +13,7 @@
 #        [--ef-search 100]   (MEM0_HNSW_EF_SEARCH: the HNSW searches' candidate list)
 #        [--replicas 1] (memsearch processes sharing the stream)
 #        [--memsearch PATH] (another build's memsearch, to compare two builds on one corpus in one session)
+#        [--unix] (memsearch and the clients reach Redis and PostgreSQL through unix sockets, not loopback TCP)
 #        [--huge-pages on|off] (default on: PostgreSQL's shared_buffers on huge pages, as a production server
 #                              with GBs of them should be: the kernel's pages are reserved for the run, when it
 #                              lets root do so, and given back at the end)
@@ -30,7 +31,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build/bench
 USERS=10000 PER_USER=100 HEAVY=50000 DIMS=1536 HNSW=false USER_HNSW=false EMBEDDING=dense
 REQUESTS=2000 HEAVY_REQUESTS=500 CONC=1,32 RECALL=200 FLOOR="" PLANS=false DATA="" SHARED_BUFFERS=4GB PREWARM=false
-EF_SEARCH=100 HUGE_PAGES=on REPLICAS=1 MEMSEARCH=""
+EF_SEARCH=100 HUGE_PAGES=on REPLICAS=1 MEMSEARCH="" UNIX=false
 while [ $# -gt 0 ]; do
 	case $1 in
 	--users) USERS=$2; shift 2 ;;
@@ -53,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--huge-pages) HUGE_PAGES=$2; shift 2 ;;
 	--replicas) REPLICAS=$2; shift 2 ;;
 	--memsearch) MEMSEARCH=$2; shift 2 ;;
+	--unix) UNIX=true; shift ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -178,6 +180,12 @@ MOCK_PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/mock.out")
 
 STREAM=bench:search:$$
 SPIDS=()
+RSOCK=()
+if [ "$UNIX" = true ]; then
+	# a co-located deployment's choice: no TCP/IP stack between memsearch and its servers
+	export REDIS_URL=unix://$TMP/redis.sock POSTGRES_HOST=$(pg_home "$TMP")/sock
+	RSOCK=(--redis-socket "$TMP/redis.sock")
+fi
 for r in $(seq 1 "$REPLICAS"); do
 	MEM0_MODELS=openai OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 MEM0_SEARCH_STREAM=$STREAM MEM0_LOG_LEVEL=info \
 		MEM0_HNSW_EF_SEARCH=$EF_SEARCH \
@@ -195,7 +203,7 @@ if [ "$PLANS" = true ]; then
 	"$BUILD/mwbench" search explain --pg "$CONNINFO" --users "$USERS" --per-user "$PER_USER" --heavy "$HEAVY" \
 		--dims "$DIMS" --embedding "$EMBEDDING" --ef-search "$EF_SEARCH"
 fi
-"$BUILD/mwbench" search run --pg "$CONNINFO" --redis-port "$REDIS_PORT" --stream "$STREAM" --users "$USERS" \
+"$BUILD/mwbench" search run --pg "$CONNINFO" --redis-port "$REDIS_PORT" "${RSOCK[@]}" --stream "$STREAM" --users "$USERS" \
 	--per-user "$PER_USER" --heavy "$HEAVY" --dims "$DIMS" --embedding "$EMBEDDING" --concurrency "$CONC" \
 	--requests "$REQUESTS" --heavy-requests "$HEAVY_REQUESTS" --recall "$RECALL" \
 	--ef-search "$EF_SEARCH" $FLOOR
