@@ -104,6 +104,7 @@ void intake_state_cb(void *arg, bool connected)
 
 	if (!connected) {
 		a->reader_id = -1;
+		a->reading_logged = false;
 		if (a->istate != INTAKE_STOPPED)
 			a->istate = INTAKE_DOWN;
 		evtimer_del(a->retry_ev);
@@ -190,6 +191,12 @@ void intake_step(struct app *a)
 		return;
 	snprintf(count, sizeof(count), "%d", room < a->cfg.read_count ? room : a->cfg.read_count);
 	snprintf(block, sizeof(block), "%d", a->cfg.block_ms);
+	if (!a->reading_logged) {
+		/* once per connection: operators (and the replica tests) see when requests start flowing */
+		log_info("reading %s as consumer %s of group %s", a->cfg.search_stream, a->cfg.consumer,
+			 a->cfg.search_group);
+		a->reading_logged = true;
+	}
 	a->istate = INTAKE_READING;
 	if (rcmd_command(a->rd, 11, argv, NULL, read_done, a) < 0)
 		a->istate = INTAKE_DOWN;

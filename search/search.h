@@ -51,6 +51,7 @@ struct app {
 	/* intake (intake.c) */
 	enum intake_state istate;
 	long long reader_id;		/* CLIENT ID of the read connection, -1 unknown */
+	bool reading_logged;		/* "reading ..." said since the read connection (re)connected */
 	bool claiming;			/* an XPENDING + XAUTOCLAIM in flight */
 	int claim_asked;		/* the XPENDING's COUNT */
 

@@ -305,8 +305,25 @@ void stest_daemon_start_replica(struct stest_daemon *d, const struct stest_daemo
 	d->store = first->store;
 	snprintf(d->stream, sizeof(d->stream), "%s", first->stream);
 	spawn(d, dims, redis_port, extra_env);
-	/* the group exists already: give the replica a moment to connect and block */
-	usleep(300000);
+	/*
+	 * The group exists already: wait until the replica reads from it, so a
+	 * burst sent next is shared, not all taken by the first (the replica
+	 * starts slowly under valgrind). Its log says so just before its first
+	 * XREADGROUP; Redis 7.0 lists a consumer only once it has been served.
+	 */
+	{
+		long long until = tenv_now_ms() + 30000;
+		char *log;
+
+		while (!(log = tenv_slurp(d->log)) || !strstr(log, "info: reading ")) {
+			if (tenv_now_ms() > until)
+				cr_assert_fail("the replica never started reading; log:\n%s", log ? log : "(none)");
+			free(log);
+			usleep(20000);
+		}
+		free(log);
+		usleep(50000);	/* the XREADGROUP on its way */
+	}
 }
 
 void stest_daemon_stop(struct stest_daemon *d)
