@@ -397,11 +397,24 @@ Test(worker, kill_9_mid_batch_then_restart_applies_each_message_once)
 			free(wenv_exchange(&w, 100 + u, "s", key, text, NULL));
 		}
 	}
-	/* wait until the worker holds entries (pending) and some batches committed or not */
-	usleep(700000);
-	r = redisCommand(w.redis, "XPENDING %s memworker", w.stream);
-	cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->element[0]->integer > 0, "nothing pending before the kill");
-	freeReplyObject(r);
+	/*
+	 * Wait until the worker holds entries (pending), then a little longer so
+	 * some batches are inside their 400 ms model calls and some may have
+	 * committed. Polled, not a fixed sleep: under valgrind the worker takes
+	 * seconds to start reading.
+	 */
+	for (long long until = tenv_now_ms() + 30000;;) {
+		long long pending;
+
+		r = redisCommand(w.redis, "XPENDING %s memworker", w.stream);
+		pending = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0]->integer : 0;
+		freeReplyObject(r);
+		if (pending > 0)
+			break;
+		cr_assert(tenv_now_ms() < until, "nothing pending before the kill");
+		usleep(20000);
+	}
+	usleep(500000);
 	wenv_stop_worker(&w, i, SIGKILL);
 
 	mockllm_fault(w.mock, "{\"latency_ms\":0}");
