@@ -92,9 +92,13 @@ cleanup() {
 	[ "$KEEP" -eq 1 ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
-# a kept cluster starts with what its last run set; huge pages are settled below, after the start
-[ ! -f "$TMP/pg/postgresql.auto.conf" ] || sed -i '/^huge_pages/d' "$TMP/pg/postgresql.auto.conf"
+# PostgreSQL's files: in $TMP, or where servers.sh keeps them when the postgres user cannot reach
+# $TMP. A kept cluster (reachable since its first start) starts with what its last run set; huge
+# pages are settled below, after the start.
+PGDATA_DIR=$(pg_home "$TMP")/pg
+[ ! -f "$PGDATA_DIR/postgresql.auto.conf" ] || sed -i '/^huge_pages/d' "$PGDATA_DIR/postgresql.auto.conf"
 servers_start "$TMP"
+PGDATA_DIR=$(pg_home "$TMP")/pg	# servers_start opens a new folder to the postgres user
 PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAt)
 # Memory for a box with ~16 GB free; the HNSW build wants its graph in maintenance_work_mem.
 "${PSQL[@]}" -c "ALTER SYSTEM SET shared_buffers = '$SHARED_BUFFERS'" -c "ALTER SYSTEM SET effective_cache_size = '12GB'" \
@@ -117,9 +121,9 @@ if [ "$HUGE_PAGES" = on ] && [ -n "$HP_KB" ]; then
 else
 	"${PSQL[@]}" -c "ALTER SYSTEM SET huge_pages = 'off'" >/dev/null
 fi
-as_postgres "$PG_BIN/pg_ctl" -D "$TMP/pg" -w -t 120 restart >/dev/null
+as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -w -t 120 restart >/dev/null
 # what the server really got: its shared memory mapped from huge pages, or not ('try' falls back silently)
-if grep -q anon_hugepage "/proc/$(head -1 "$(pg_home "$TMP")/pg/postmaster.pid")/maps" 2>/dev/null; then
+if grep -q anon_hugepage "/proc/$(head -1 "$PGDATA_DIR/postmaster.pid")/maps" 2>/dev/null; then
 	echo "huge pages: PostgreSQL's shared memory is on huge pages"
 elif [ "$HUGE_PAGES" = on ]; then
 	echo "huge pages: PostgreSQL runs WITHOUT them (the kernel did not give enough for $SHARED_BUFFERS; slower figures)"
@@ -209,7 +213,7 @@ fi
 	--ef-search "$EF_SEARCH" $FLOOR
 # CPU seconds over the whole run, per program (the cores are shared by all of them)
 cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo "?"; }
-PGMAIN=$(head -1 "$TMP/pg/postmaster.pid")
+PGMAIN=$(head -1 "$PGDATA_DIR/postmaster.pid")
 PGCPU=0
 for p in $(ps -o pid= --ppid "$PGMAIN"); do PGCPU=$(awk -v a="$PGCPU" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
 MSCPU=0
