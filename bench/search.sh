@@ -186,6 +186,7 @@ STREAM=bench:search:$$
 SPIDS=()
 RSOCK=()
 if [ "$UNIX" = true ]; then
+	[ -S "$TMP/redis.sock" ] || { echo "--unix: Redis has no socket (folder path over 90 characters?)" >&2; exit 2; }
 	# a co-located deployment's choice: no TCP/IP stack between memsearch and its servers
 	export REDIS_URL=unix://$TMP/redis.sock POSTGRES_HOST=$(pg_home "$TMP")/sock
 	RSOCK=(--redis-socket "$TMP/redis.sock")
