@@ -448,21 +448,15 @@ static json_t *decide(const json_t *facts, const json_t *existing)
  */
 static char *embed_b64(enum hashembed_kind kind, const char *text, int dims)
 {
-	double *v = mw_malloc(sizeof(*v) * (size_t)dims);
 	float *f = mw_malloc(sizeof(float) * (size_t)dims);
 	unsigned char *raw = mw_malloc(4 * (size_t)dims);
 	char *txt;
-	int i;
 
-	hashembed_sum(kind, text, dims, v);
-	hashembed_unit(v, dims);
-	for (i = 0; i < dims; i++)
-		f[i] = (float)v[i];
+	hashembed(kind, text, dims, f);
 	vec_to_le_blob(f, dims, raw);
 	txt = b64_encode(raw, 4 * (size_t)dims);
 	free(raw);
 	free(f);
-	free(v);
 	return txt;
 }
 
