@@ -310,7 +310,7 @@ Test(trim, worker_trims_by_itself_and_keeps_what_another_group_holds)
 			usleep(50000);
 	}
 	cr_expect_eq(wenv_count(&w, "SELECT count(*) FROM mem0_ingest_log"), 8);
-	cr_expect(oenv_wait_log(w.log_path, "stream trim: 3 entries before 1000-3 removed (limit: oldest entry pending "
+	cr_expect(tenv_wait_log(w.log_path, "stream trim: 3 entries before 1000-3 removed (limit: oldest entry pending "
 					    "in group other)",
 				10000),
 		  "no trim in the log");

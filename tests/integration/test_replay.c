@@ -355,7 +355,7 @@ Test(replay, max_lag_waits_for_the_workers)
 	env[2] = NULL;
 	snprintf(log_path, sizeof(log_path), "%s.lag", w.log_path);
 	pid = tenv_spawn(argv, env, log_path);
-	cr_expect(oenv_wait_log(log_path, "waiting for the workers: group lag 6 > --max-lag 3", 10000));
+	cr_expect(tenv_wait_log(log_path, "waiting for the workers: group lag 6 > --max-lag 3", 10000));
 	usleep(300000);
 	cr_expect_eq(xlen(), 6, "nothing sent while the workers are behind");
 	wenv_start_worker(&w);	/* the workers catch up */

@@ -91,22 +91,6 @@ long oenv_http_get(int port, const char *path, char **body)
 	return status;
 }
 
-bool oenv_wait_log(const char *log_path, const char *needle, int timeout_ms)
-{
-	long long until = tenv_now_ms() + timeout_ms;
-
-	do {
-		char *log = tenv_slurp(log_path);
-		bool found = log && strstr(log, needle);
-
-		free(log);
-		if (found)
-			return true;
-		usleep(20000);
-	} while (tenv_now_ms() < until);
-	return false;
-}
-
 int oenv_metrics_port(const char *log_path, int timeout_ms)
 {
 	long long until = tenv_now_ms() + timeout_ms;

@@ -311,19 +311,12 @@ void stest_daemon_start_replica(struct stest_daemon *d, const struct stest_daemo
 	 * starts slowly under valgrind). Its log says so just before its first
 	 * XREADGROUP; Redis 7.0 lists a consumer only once it has been served.
 	 */
-	{
-		long long until = tenv_now_ms() + 30000;
-		char *log;
+	if (!tenv_wait_log(d->log, "info: reading ", 30000)) {
+		char *log = tenv_slurp(d->log);
 
-		while (!(log = tenv_slurp(d->log)) || !strstr(log, "info: reading ")) {
-			if (tenv_now_ms() > until)
-				cr_assert_fail("the replica never started reading; log:\n%s", log ? log : "(none)");
-			free(log);
-			usleep(20000);
-		}
-		free(log);
-		usleep(50000);	/* the XREADGROUP on its way */
+		cr_assert_fail("the replica never started reading; log:\n%s", log ? log : "(none)");
 	}
+	usleep(50000);	/* the XREADGROUP on its way */
 }
 
 void stest_daemon_stop(struct stest_daemon *d)

@@ -260,6 +260,22 @@ char *tenv_slurp(const char *path)
 	return s;
 }
 
+bool tenv_wait_log(const char *log_path, const char *needle, int timeout_ms)
+{
+	long long until = tenv_now_ms() + timeout_ms;
+
+	do {
+		char *log = tenv_slurp(log_path);
+		bool found = log && strstr(log, needle);
+
+		free(log);
+		if (found)
+			return true;
+		usleep(20000);
+	} while (tenv_now_ms() < until);
+	return false;
+}
+
 /* ---- private servers ---- */
 
 static int free_port(void)

@@ -28,9 +28,6 @@ long oenv_http_get(int port, const char *path, char **body);
 /* The port in the log line "metrics: ... on port N" of the file at log_path, waiting up to timeout_ms. */
 int oenv_metrics_port(const char *log_path, int timeout_ms);
 
-/* Waits until the file at log_path contains needle; false on timeout. */
-bool oenv_wait_log(const char *log_path, const char *needle, int timeout_ms);
-
 /*
  * Parses Prometheus text format 0.0.4 strictly: every sample line
  * `name{labels} value`, label values quoted and escaped, HELP and TYPE at

@@ -49,6 +49,9 @@ const char *tenv_bin(const char *name, char *out, size_t outlen);
 /* Reads a whole file into a malloc'd string; NULL if missing. */
 char *tenv_slurp(const char *path);
 
+/* Waits until the file at log_path contains needle; false on timeout. */
+bool tenv_wait_log(const char *log_path, const char *needle, int timeout_ms);
+
 /*
  * Private servers a test may stop and restart without disturbing the
  * others (tests run in parallel on the shared ones). Started on a free
