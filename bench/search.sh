@@ -214,12 +214,15 @@ fi
 	--ef-search "$EF_SEARCH" $FLOOR
 # CPU seconds over the whole run, per program (the cores are shared by all of them)
 cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo "?"; }
+cpu_sum() {
+	local sum=0 p
+	for p in "$@"; do sum=$(awk -v a="$sum" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
+	printf '%s' "$sum"
+}
 PGMAIN=$(head -1 "$PGDATA_DIR/postmaster.pid")
-PGCPU=0
-for p in $(ps -o pid= --ppid "$PGMAIN"); do PGCPU=$(awk -v a="$PGCPU" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
-MSCPU=0
-for p in "${SPIDS[@]}"; do MSCPU=$(awk -v a="$MSCPU" -v b="$(cpu_s "$p")" 'BEGIN { print a + b }'); done
-echo "cpu seconds: memsearch $MSCPU, mockllm $(cpu_s "${PIDS[0]}"), redis-server $(cpu_s "$(cat "$TMP/redis.pid")"), postgres backends $PGCPU (live ones)"
+# shellcheck disable=SC2046 # one pid per word
+PGCPU=$(cpu_sum $(ps -o pid= --ppid "$PGMAIN"))
+echo "cpu seconds: memsearch $(cpu_sum "${SPIDS[@]}"), mockllm $(cpu_s "${PIDS[0]}"), redis-server $(cpu_s "$(cat "$TMP/redis.pid")"), postgres backends $PGCPU (live ones)"
 kill -TERM "${SPIDS[@]}"
 for p in "${SPIDS[@]}"; do wait "$p" || true; done
 for r in $(seq 1 "$REPLICAS"); do
