@@ -12,7 +12,8 @@
 #        [--recall 200] [--no-floor] [--plans] [--data DIR] [--shared-buffers 4GB] [--prewarm]
 #        [--ef-search 100]   (MEM0_HNSW_EF_SEARCH: the HNSW searches' candidate list)
 #        [--replicas 1] (memsearch processes sharing the stream)
-#        [--memsearch PATH] (another build's memsearch, to compare two builds on one corpus in one session)
+#        [--memsearch PATH] (another build's memsearch, to compare two builds on one corpus in one session;
+#                           keep the file name memsearch, or its CPU is counted as "other")
 #        [--unix] (memsearch and the clients reach Redis and PostgreSQL through unix sockets, not loopback TCP)
 #        [--huge-pages on|off] (default on: PostgreSQL's shared_buffers on huge pages, as a production server
 #                              with GBs of them should be: the kernel's pages are reserved for the run, when it
